@@ -1,0 +1,5 @@
+import sys
+
+from livedrum.cli import main
+
+sys.exit(main())

@@ -1,0 +1,70 @@
+"""One way to save and load the drummer, for train, eval, accompany and run.
+
+A checkpoint is a plain dict (weights, model config, sampling calibration, training state),
+loaded with `weights_only=True` so that opening a model file never runs code, and checked
+against the shape this version of livedrum builds.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import fields
+from pathlib import Path
+
+import torch
+
+from livedrum.model import DrumNet, ModelConfig
+
+FORMAT = "livedrum-drumnet"
+VERSION = 1
+
+
+def save_checkpoint(path: Path, ckpt: dict) -> None:
+    """Write atomically: an interrupted save never leaves a half file behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save({"format": FORMAT, "version": VERSION, **ckpt}, tmp)
+    os.replace(tmp, path)
+
+
+def read_checkpoint(path: Path | str) -> dict:
+    """The checkpoint dict; ValueError with one line for anything that is not ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"model file not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for foreign or broken files
+        raise ValueError(f"not a livedrum model file: {path} ({type(exc).__name__})") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise ValueError(f"not a livedrum model file: {path}")
+    if ckpt.get("version") != VERSION:
+        raise ValueError(f"model file {path} has format version {ckpt.get('version')}, "
+                         f"this livedrum reads version {VERSION}")
+    return ckpt
+
+
+def config_from(ckpt: dict) -> ModelConfig:
+    known = {f.name for f in fields(ModelConfig)}
+    raw = ckpt.get("model_config", {})
+    unknown = set(raw) - known
+    if unknown:
+        raise ValueError(f"model file has unknown settings: {', '.join(sorted(unknown))}")
+    return ModelConfig(**raw)
+
+
+def load_model(path: Path | str, device: str | torch.device = "cpu") -> tuple[DrumNet, dict]:
+    """The network (architecture from the checkpoint) and the checkpoint dict."""
+    ckpt = read_checkpoint(path)
+    cfg = config_from(ckpt)
+    default = ModelConfig()
+    if (cfg.band_features, cfg.position_features, cfg.n_voices, cfg.steps) != (
+        default.band_features, default.position_features, default.n_voices, default.steps
+    ):
+        raise ValueError(f"model file {path} was trained on other features; retrain it")
+    net = DrumNet(cfg)
+    try:
+        net.load_state_dict(ckpt["model"])
+    except (RuntimeError, KeyError) as exc:
+        raise ValueError(f"model file {path} does not match its own config") from exc
+    return net.to(device).eval(), ckpt

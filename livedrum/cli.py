@@ -1,0 +1,79 @@
+"""The `livedrum` command: one subcommand per job; errors are one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from livedrum import __version__
+
+EXAMPLES = {
+    "accompany": """examples:
+  livedrum accompany song.mid -o song-drums.mid
+  livedrum accompany song.mid -o busy.mid --complexity 0.9 --seed 7
+  livedrum accompany song.mid -o no-hats.mid --kit-off hihat,cymbals --keep-drums""",
+    "train": """examples:
+  livedrum train                                  # shared corpora, default recipe, into runs/default
+  livedrum train --out runs/big --epochs 20 --enc-hidden 256 --resume
+  torchrun --nproc-per-node 2 -m livedrum train --out runs/ddp   # data-parallel
+  livedrum train --model thesis --out runs/thesis  # the seed thesis' network, as a baseline""",
+    "eval": """examples:
+  livedrum eval                                   # validation songs of the shared corpora
+  livedrum eval my-songs/ --split all --json --plot eval.png
+  livedrum eval --model runs/default/model.pt --thesis runs/thesis/best.pt --limit 50""",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("livedrum: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as exc:
+        print(f"livedrum: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        if os.environ.get("LIVEDRUM_DEBUG"):
+            raise
+        print(f"livedrum: internal error: {type(exc).__name__}: {exc} (LIVEDRUM_DEBUG=1 shows more)",
+              file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from livedrum.commands import add_accompany, add_eval, add_train
+
+    parser = argparse.ArgumentParser(
+        prog="livedrum", description="An AI drummer that plays with your band.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"livedrum {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name, add in (("accompany", add_accompany), ("train", add_train), ("eval", add_eval)):
+        add(sub, EXAMPLES[name])
+    return parser
+
+
+def elapsed(t0: float) -> str:
+    return f"{time.perf_counter() - t0:.1f} s"
+
+
+def default_model_path() -> Path:
+    """The shipped model: `models/` beside the package (editable install or checkout)."""
+    env = os.environ.get("LIVEDRUM_MODEL")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "models" / "livedrum-default.pt"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The streaming engine: hear a beat window of the band, decide the drums for the next one.
+
+It does not know where its band features come from (a live port, a microphone, a file on a
+virtual clock), so offline rendering is exactly what plays on stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from livedrum.model import DrumNet, State
+from livedrum.sampler import Sampling, draw_uniforms, hit_probability, sample_step
+from livedrum.vocab import kit_mask
+
+
+@dataclass
+class DrumWindow:
+    """The drums decided for one beat window, on the 12-step grid."""
+
+    beat: int
+    hits: np.ndarray  # (S, V) bool
+    velocity: np.ndarray  # (S, V) float32 0..1
+    offset: np.ndarray  # (S, V) float32, steps from the grid (humanize already applied)
+
+
+class Engine:
+    """One performance: the encoder state, the recent past, the random stream."""
+
+    def __init__(
+        self, net: DrumNet, sampling: Sampling, seed: int = 0, device: str | torch.device = "cpu"
+    ) -> None:
+        self.net = net.eval()
+        self.cfg = net.cfg
+        self.device = torch.device(device)
+        self.sampling = sampling
+        self.seed = seed
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the song: on stop, or after long silence."""
+        S, cfg = self.cfg.steps, self.cfg
+        self.state: State = self.net.zero_state(1, self.device)
+        self.rng = np.random.default_rng(self.seed)
+        self.beat = 0
+        self.prev_drums = torch.zeros(1, cfg.n_voices, device=self.device)
+        self.band_history = np.zeros((0, cfg.band_features), dtype=np.float32)
+        self.drum_history = np.zeros((0, cfg.n_voices), dtype=np.float32)
+        self._mask_key: frozenset[str] | None = None
+        self._steps = S
+
+    @torch.no_grad()
+    def hear(self, band: np.ndarray, position: np.ndarray) -> None:
+        """Encode one window the band just played: band (S, Fb), its position features (S, P)."""
+        x = np.concatenate([band, position], axis=-1)[None]
+        _, self.state = self.net.encoder(torch.from_numpy(x).to(self.device), self.state)
+        self.band_history = np.concatenate([self.band_history, band])[-8 * self._steps :]
+
+    @torch.no_grad()
+    def play(self, position: np.ndarray, bar_beats: int) -> DrumWindow:
+        """Decide the next window: position (S, P) of its steps, bar_beats = its bar's length."""
+        S, s = self._steps, self.sampling
+        lag = bar_beats * S
+        lag_band = _lagged(self.band_history, lag, S)
+        memory = _lagged(self.drum_history, lag, S)
+        dec = self.net.decoder
+        init = dec.initial_state(self.state)
+        ctx = self.state[0][-1]
+        if self._mask_key != s.kit_off:
+            self._mask = torch.from_numpy(kit_mask(s.kit_off).astype(np.float32)).to(self.device)
+            self._mask_key = s.kit_off
+        uniforms = torch.from_numpy(draw_uniforms(self.rng, S)).to(self.device)
+        pos_t = torch.from_numpy(position).to(self.device)
+        lag_t = torch.from_numpy(lag_band).to(self.device)
+        mem_t = torch.from_numpy(memory).to(self.device) if self.drum_history.size else None
+        prev = self.prev_drums
+        state = init
+        hits, vels, offs = [], [], []
+        for t in range(S):
+            x = torch.cat([prev, pos_t[t : t + 1], lag_t[t : t + 1]], dim=-1)[:, None]
+            logit, vel, off, state = dec(x, state, ctx)
+            prob = hit_probability(logit[:, 0], s)
+            prev = sample_step(prob, uniforms[t : t + 1], self._mask,
+                               None if mem_t is None else mem_t[t : t + 1], s)
+            hits.append(prev)
+            vels.append(vel[:, 0])
+            offs.append(off[:, 0])
+        self.prev_drums = prev
+        h = torch.cat(hits).cpu().numpy() > 0.5
+        window = DrumWindow(
+            beat=self.beat, hits=h,
+            velocity=np.where(h, torch.cat(vels).cpu().numpy(), 0.0).astype(np.float32),
+            offset=np.where(h, torch.cat(offs).cpu().numpy() * s.humanize, 0.0).astype(np.float32),
+        )
+        self.drum_history = np.concatenate([self.drum_history, h.astype(np.float32)])[-8 * S :]
+        self.beat += 1
+        return window
+
+
+def _lagged(history: np.ndarray, lag: int, steps: int) -> np.ndarray:
+    """The `steps` rows that come `lag` steps before the window that follows `history`."""
+    out = np.zeros((steps, history.shape[1]), dtype=np.float32)
+    start = len(history) - lag  # index of the window's first step, lag earlier
+    for t in range(steps):
+        i = start + t
+        if 0 <= i < len(history):
+            out[t] = history[i]
+    return out

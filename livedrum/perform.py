@@ -1,0 +1,79 @@
+"""Drum along with a whole song on a virtual clock: the live engine, fed window by window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from livedrum.batches import bar_lengths
+from livedrum.engine import DrumWindow, Engine
+from livedrum.features import SongArrays, band_features, positions_for
+from livedrum.grid import STEPS_PER_BEAT
+from livedrum.model import DrumNet
+from livedrum.sampler import Sampling
+from livedrum.song import Notes, Song
+from livedrum.vocab import DRUM_NOTES
+
+NOTE_BEATS = 0.125  # length of a generated drum note: hits, not held notes
+
+
+@dataclass
+class SongGrid:
+    """A song's band on the step grid, as the engine hears it window by window."""
+
+    band: np.ndarray  # (T, Fb)
+    position: np.ndarray  # (T, P)
+    bar_beats: np.ndarray  # (n_beats,)
+
+    @property
+    def n_beats(self) -> int:
+        return len(self.bar_beats)
+
+
+def song_grid(song: Song) -> SongGrid:
+    n_beats = max(1, int(np.ceil(song.length_beats)))
+    position, bar, beat_in_bar = positions_for(n_beats, song.time_signatures)
+    band = band_features(song.band, n_beats * STEPS_PER_BEAT)
+    arrays = SongArrays(band, position, np.zeros(0), np.zeros(0), np.zeros(0), bar, beat_in_bar)
+    return SongGrid(band, position, bar_lengths(arrays))
+
+
+def perform(grid: SongGrid, engine: Engine) -> list[DrumWindow]:
+    """Every window of the song, decided as live: hear beat b-1, then play beat b."""
+    S = STEPS_PER_BEAT
+    windows = []
+    for b in range(grid.n_beats):
+        if b > 0:
+            engine.hear(grid.band[(b - 1) * S : b * S], grid.position[(b - 1) * S : b * S])
+        windows.append(engine.play(grid.position[b * S : (b + 1) * S], int(grid.bar_beats[b])))
+    return windows
+
+
+def windows_to_notes(windows: list[DrumWindow]) -> Notes:
+    """Drum hits as notes in beats (channel 10), offsets applied."""
+    S = STEPS_PER_BEAT
+    start, pitch, vel = [], [], []
+    for w in windows:
+        steps, voices = np.nonzero(w.hits)
+        for s, v in zip(steps, voices):
+            start.append(max(0.0, (w.beat * S + s + float(w.offset[s, v])) / S))
+            pitch.append(DRUM_NOTES[v])
+            vel.append(int(np.clip(round(float(w.velocity[s, v]) * 127), 1, 127)))
+    start_a = np.asarray(start, dtype=np.float64)
+    n = len(start)
+    return Notes.from_lists(start_a, start_a + NOTE_BEATS, pitch, vel, [9] * n, [0] * n)
+
+
+class ModelDrummer:
+    """A drummer for `evaluate` and `accompany`: the streaming engine over a whole song."""
+
+    def __init__(
+        self, net: DrumNet, sampling: Sampling, seed: int = 0, device: str | torch.device = "cpu"
+    ) -> None:
+        self.net, self.sampling, self.seed, self.device = net, sampling, seed, device
+
+    def __call__(self, song: Song) -> Notes:
+        engine = Engine(self.net, self.sampling, self.seed, self.device)
+        return windows_to_notes(perform(song_grid(song), engine))

@@ -1,0 +1,55 @@
+"""What `livedrum train` does after the dataset is built: train, calibrate, export the model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from livedrum.batches import train_song
+from livedrum.calibrate import calibrate
+from livedrum.checkpoint import load_model, read_checkpoint, save_checkpoint
+from livedrum.train import TrainConfig, train
+
+
+def train_drumnet_job(args: argparse.Namespace, cfg: TrainConfig, records: dict) -> int:
+    train_songs = [train_song(r.song_id, r.collection, r.arrays) for r in records["train"]]
+    val_songs = [train_song(r.song_id, r.collection, r.arrays) for r in records["validation"]]
+    if not train_songs:
+        raise ValueError("no training songs after the split (need songs with band and drums)")
+    print(f"training on {len(train_songs)} songs, validating on {len(val_songs)}", flush=True)
+    result = train(cfg, train_songs, val_songs, resume=args.resume)
+    if not result["history"]:
+        raise ValueError(f"nothing trained: {cfg.out}/last.pt already reached {cfg.epochs} epochs")
+    export_model(Path(cfg.out), val_songs[: args.calibrate_songs] or train_songs[:10])
+    return 0
+
+
+def export_model(out: Path, calibration_songs: list) -> Path:
+    """best.pt -> model.pt: weights and config only, with sampling defaults from validation."""
+    best = out / "best.pt" if (out / "best.pt").exists() else out / "last.pt"
+    net, ckpt = load_model(best)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    chosen, _ = calibrate(net, calibration_songs)
+    model = {
+        "model_config": ckpt["model_config"], "model": ckpt["model"], "sampling": chosen,
+        "epoch": ckpt["epoch"] + 1, "history": ckpt["history"], "train_config": ckpt["train_config"],
+    }
+    path = out / "model.pt"
+    save_checkpoint(path, model)
+    print(f"wrote {path}: sampling {chosen}", flush=True)
+    read_checkpoint(path)
+    return path
+
+
+def train_thesis_job(args: argparse.Namespace, cfg: TrainConfig, records: dict) -> int:
+    from livedrum.corpus import data_root, default_paths, discover
+    from livedrum.thesis import ThesisConfig, load_songs, train_thesis
+
+    paths = args.paths or default_paths(data_root(args.data))
+    sources = discover(paths)
+    train_songs = list(load_songs(sources, "train"))
+    val_songs = list(load_songs(sources, "validation"))
+    train_thesis(train_songs, val_songs, ThesisConfig(epochs=cfg.epochs), Path(cfg.out))
+    return 0
