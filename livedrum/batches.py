@@ -43,11 +43,15 @@ class Batch:
 
 
 def bar_lengths(arrays: SongArrays) -> np.ndarray:
-    """Beats in the bar of each beat."""
+    """Beats in the bar of each beat; the song's last, unfinished bar takes the previous bar's length."""
     length = np.zeros(arrays.n_beats, dtype=np.int64)
-    for bar in np.unique(arrays.bar):
+    bars = np.unique(arrays.bar)
+    for bar in bars:
         sel = arrays.bar == bar
         length[sel] = arrays.beat_in_bar[sel].max() + 1
+    if len(bars) > 1:
+        last, before = arrays.bar == bars[-1], arrays.bar == bars[-2]
+        length[last] = max(length[last][0], length[before][0])
     return length
 
 

@@ -23,7 +23,7 @@ def save_checkpoint(path: Path, ckpt: dict) -> None:
     """Write atomically: an interrupted save never leaves a half file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"format": FORMAT, "version": VERSION, **ckpt}, tmp)
+    torch.save({**ckpt, "format": FORMAT, "version": VERSION}, tmp)
     os.replace(tmp, path)
 
 
@@ -56,6 +56,13 @@ def config_from(ckpt: dict) -> ModelConfig:
 def load_model(path: Path | str, device: str | torch.device = "cpu") -> tuple[DrumNet, dict]:
     """The network (architecture from the checkpoint) and the checkpoint dict."""
     ckpt = read_checkpoint(path)
+    try:
+        return _build(ckpt, path, device)
+    except (TypeError, AttributeError, RuntimeError, KeyError) as exc:
+        raise ValueError(f"model file {path} is damaged ({type(exc).__name__})") from exc
+
+
+def _build(ckpt: dict, path: Path | str, device: str | torch.device) -> tuple[DrumNet, dict]:
     cfg = config_from(ckpt)
     default = ModelConfig()
     if (cfg.band_features, cfg.position_features, cfg.n_voices, cfg.steps) != (

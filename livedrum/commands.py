@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -44,15 +45,20 @@ def make_drummer(args: argparse.Namespace):  # noqa: ANN201
     from livedrum.perform import ModelDrummer
     from livedrum.sampler import Sampling
 
+    kit_off = frozenset(p.strip() for p in args.kit_off.split(",") if p.strip())
+    wanted = Sampling(complexity=0.5 if args.complexity is None else args.complexity,
+                      kit_off=kit_off, humanize=args.humanize)  # checks the user's values first
     device = resolve_device(args.device)
+    if device == "cpu":
+        import torch
+
+        torch.set_num_threads(1)  # one window at a time is latency-bound: threads only add overhead
     path = Path(args.model) if args.model else default_model_path()
     net, ckpt = load_model(path, device)
     calibrated = ckpt.get("sampling", {})
-    kit_off = frozenset(p.strip() for p in args.kit_off.split(",") if p.strip())
-    sampling = Sampling(
+    sampling = wanted.with_(
         complexity=calibrated.get("complexity", 0.5) if args.complexity is None else args.complexity,
         bias=calibrated.get("bias", 0.0), consistency=calibrated.get("consistency", 0.0),
-        kit_off=kit_off, humanize=args.humanize,
     )
     return ModelDrummer(net, sampling, args.seed, device)
 
@@ -126,25 +132,34 @@ def run_train(args: argparse.Namespace) -> int:
 
     cfg = apply_options(TrainConfig(), args)
     cfg.model = apply_options(ModelConfig(), args)
-    records = load_dataset(args, cfg.cache)
     if args.model == "thesis":
         from livedrum.training_jobs import train_thesis_job
 
-        return train_thesis_job(args, cfg, records)
+        return train_thesis_job(args, cfg)
+    from livedrum.train import distributed
+
+    rank, _ = distributed()
+    records = load_dataset(args, cfg.cache, build_it=rank == 0)
     from livedrum.training_jobs import train_drumnet_job
 
     return train_drumnet_job(args, cfg, records)
 
 
-def load_dataset(args: argparse.Namespace, cache: str) -> dict:
+def load_dataset(args: argparse.Namespace, cache: str, build_it: bool = True) -> dict:
+    """Build (or find cached) training arrays; under torchrun only rank 0 builds, the rest wait."""
+    import torch.distributed as dist
+
     from livedrum.corpus import data_root, default_paths, discover
     from livedrum.dataset import build, load_split
 
-    paths = args.paths or default_paths(data_root(args.data))
-    sources = discover(paths)
-    if not sources:
-        raise ValueError("no MIDI files found in " + ", ".join(map(str, paths)))
-    build(sources, Path(cache), workers=args.workers)
+    if build_it:
+        paths = args.paths or default_paths(data_root(args.data))
+        sources = discover(paths)
+        if not sources:
+            raise ValueError("no MIDI files found in " + ", ".join(map(str, paths)))
+        build(sources, Path(cache), workers=args.workers or os.cpu_count() or 1)
+    if dist.is_initialized():
+        dist.barrier()
     return {split: load_split(Path(cache), split) for split in ("train", "validation")}
 
 

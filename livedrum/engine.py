@@ -24,6 +24,7 @@ class DrumWindow:
     hits: np.ndarray  # (S, V) bool
     velocity: np.ndarray  # (S, V) float32 0..1
     offset: np.ndarray  # (S, V) float32, steps from the grid (humanize already applied)
+    logit: np.ndarray  # (S, V) float32, the decoder's raw hit logits (before sampling)
 
 
 class Engine:
@@ -77,22 +78,31 @@ class Engine:
         mem_t = torch.from_numpy(memory).to(self.device) if self.drum_history.size else None
         prev = self.prev_drums
         state = init
-        hits, vels, offs = [], [], []
+        hits, vels, offs, logits = [], [], [], []
+        # one LSTM cell per step on the decoder's own weights: same maths as nn.LSTM, less overhead
+        lstm = dec.lstm
+        w_ih, w_hh, b_ih, b_hh = lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0
+        h, c = state[0][0], state[1][0]
+        ctx_proj = dec.context(ctx)
+        fixed = torch.cat([pos_t, lag_t], dim=-1)  # (S, P + Fb)
         for t in range(S):
-            x = torch.cat([prev, pos_t[t : t + 1], lag_t[t : t + 1]], dim=-1)[:, None]
-            logit, vel, off, state = dec(x, state, ctx)
-            prob = hit_probability(logit[:, 0], s)
+            x = torch.cat([prev, fixed[t : t + 1]], dim=-1)
+            h, c = torch.lstm_cell(x, (h, c), w_ih, w_hh, b_ih, b_hh)
+            logit, vel, off = dec.head(torch.tanh(h + ctx_proj)).chunk(3, dim=-1)
+            logits.append(logit)
+            prob = hit_probability(logit, s)
             prev = sample_step(prob, uniforms[t : t + 1], self._mask,
                                None if mem_t is None else mem_t[t : t + 1], s)
             hits.append(prev)
-            vels.append(vel[:, 0])
-            offs.append(off[:, 0])
+            vels.append(torch.sigmoid(vel))
+            offs.append(0.5 * torch.tanh(off))
         self.prev_drums = prev
         h = torch.cat(hits).cpu().numpy() > 0.5
         window = DrumWindow(
             beat=self.beat, hits=h,
             velocity=np.where(h, torch.cat(vels).cpu().numpy(), 0.0).astype(np.float32),
             offset=np.where(h, torch.cat(offs).cpu().numpy() * s.humanize, 0.0).astype(np.float32),
+            logit=torch.cat(logits).cpu().numpy(),
         )
         self.drum_history = np.concatenate([self.drum_history, h.astype(np.float32)])[-8 * S :]
         self.beat += 1

@@ -37,7 +37,10 @@ def load_song(source: str | Path | bytes, name: str | None = None) -> Song:
         raise ValueError(f"MIDI type {mid.type} is not supported (only 0 and 1)")
     if mid.ticks_per_beat <= 0:
         raise ValueError("MIDI file uses SMPTE time, not beats")
-    return _song_from_midi(mid, label)
+    try:
+        return _song_from_midi(mid, label)
+    except (OverflowError, MemoryError) as exc:
+        raise ValueError(f"implausible timing in the file ({type(exc).__name__})") from exc
 
 
 def _reason(exc: Exception) -> str:
@@ -85,8 +88,8 @@ def _song_from_midi(mid: mido.MidiFile, name: str) -> Song:
     drums = _notes(dcols, tpb)
     drums.end = drums.start + 0.1  # drum notes are hits: their length carries nothing
     tempo_map = [(t / tpb, us) for t, us in sorted(tempos.items()) if us > 0] or [(0.0, 500000)]
-    if tempo_map[0][0] > 0:
-        tempo_map.insert(0, (0.0, tempo_map[0][1]))
+    if tempo_map[0][0] > 0:  # the standard's 120 BPM until the first tempo event
+        tempo_map.insert(0, (0.0, 500000))
     sig_list = [TimeSignature(t / tpb, n, d) for t, (n, d) in sorted(sigs.items()) if n > 0 and d > 0]
     if not sig_list or sig_list[0].beat > 0:
         sig_list.insert(0, TimeSignature(0.0, 4, 4))

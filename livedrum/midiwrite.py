@@ -51,8 +51,8 @@ def write_accompaniment(source: bytes, drums: Notes, out: Path, keep_drums: bool
     result = mido.MidiFile(type=1, ticks_per_beat=mid.ticks_per_beat)
     result.tracks.extend(tracks)
     result.tracks.append(drum_track(drums, mid.ticks_per_beat))
-    out.parent.mkdir(parents=True, exist_ok=True)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         result.save(str(out))
     except OSError as exc:
         raise ValueError(f"cannot write {out}: {exc.strerror or exc}") from exc

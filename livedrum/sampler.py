@@ -52,7 +52,8 @@ class Sampling:
 def draw_uniforms(rng: np.random.Generator, steps: int) -> np.ndarray:
     """The random numbers one window consumes, drawn up front on the CPU so that every
     device (and a captured CUDA graph) gives the same hits for a seed."""
-    return rng.random((steps, N_VOICES), dtype=np.float64).astype(np.float32)
+    u = rng.random((steps, N_VOICES), dtype=np.float64).astype(np.float32)
+    return np.minimum(u, np.float32(1.0) - np.finfo(np.float32).epsneg)  # float32 rounding never gives 1.0
 
 
 def hit_probability(logit: torch.Tensor, s: Sampling) -> torch.Tensor:
@@ -72,6 +73,7 @@ def sample_step(
     if s.max_hits < prob.shape[-1]:
         # keep the most probable max_hits of the sampled hits
         ranked = torch.where(hits > 0, prob, torch.full_like(prob, -1.0))
-        kth = torch.topk(ranked, s.max_hits, dim=-1).values[..., -1:]
-        hits = hits * (ranked >= kth).float() * (ranked > 0).float()
+        top = torch.topk(ranked, s.max_hits, dim=-1).indices  # ties go to the lower voice index
+        keep = torch.zeros_like(hits).scatter_(-1, top, 1.0)
+        hits = hits * keep
     return hits

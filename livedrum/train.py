@@ -99,7 +99,7 @@ def validate(
             "val_step_f1": f1}
 
 
-def _distributed() -> tuple[int, int]:
+def distributed() -> tuple[int, int]:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     if dist.is_initialized():
@@ -112,7 +112,7 @@ def train(
     resume: bool = False, progress: bool = True,
 ) -> dict:
     """Train, checkpointing every epoch into cfg.out; returns the final history."""
-    rank, world = _distributed()
+    rank, world = distributed()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = torch.device(cfg.device if cfg.device != "cuda" else f"cuda:{rank % max(1, torch.cuda.device_count())}")

@@ -10,7 +10,7 @@ import torch
 from livedrum.batches import train_song
 from livedrum.calibrate import calibrate
 from livedrum.checkpoint import load_model, read_checkpoint, save_checkpoint
-from livedrum.train import TrainConfig, train
+from livedrum.train import TrainConfig, distributed, train
 
 
 def train_drumnet_job(args: argparse.Namespace, cfg: TrainConfig, records: dict) -> int:
@@ -18,11 +18,14 @@ def train_drumnet_job(args: argparse.Namespace, cfg: TrainConfig, records: dict)
     val_songs = [train_song(r.song_id, r.collection, r.arrays) for r in records["validation"]]
     if not train_songs:
         raise ValueError("no training songs after the split (need songs with band and drums)")
-    print(f"training on {len(train_songs)} songs, validating on {len(val_songs)}", flush=True)
+    rank, _ = distributed()
+    if rank == 0:
+        print(f"training on {len(train_songs)} songs, validating on {len(val_songs)}", flush=True)
     result = train(cfg, train_songs, val_songs, resume=args.resume)
     if not result["history"]:
         raise ValueError(f"nothing trained: {cfg.out}/last.pt already reached {cfg.epochs} epochs")
-    export_model(Path(cfg.out), val_songs[: args.calibrate_songs] or train_songs[:10])
+    if rank == 0:
+        export_model(Path(cfg.out), val_songs[: args.calibrate_songs] or train_songs[:10])
     return 0
 
 
@@ -43,7 +46,7 @@ def export_model(out: Path, calibration_songs: list) -> Path:
     return path
 
 
-def train_thesis_job(args: argparse.Namespace, cfg: TrainConfig, records: dict) -> int:
+def train_thesis_job(args: argparse.Namespace, cfg: TrainConfig) -> int:
     from livedrum.corpus import data_root, default_paths, discover
     from livedrum.thesis import ThesisConfig, load_songs, train_thesis
 
