@@ -47,7 +47,7 @@ def write_band_song(path: Path, bars: int = 8, bpm: float = 120.0, drums: bool =
                 note(9, b0 + q, 0.1, 38, 105)
             for e in range(8):
                 note(9, b0 + e / 2, 0.1, 42, 80 if e % 2 else 95)
-    for ch, evs in events.items():
+    for evs in events.values():
         evs.sort(key=lambda e: (e[0], e[1].type == "note_on"))
         track = mido.MidiTrack()
         last = 0
