@@ -10,7 +10,7 @@ import numpy as np
 from livedrum.batches import TrainSong, bar_lengths
 from livedrum.engine import Engine
 from livedrum.grid import STEPS_PER_BEAT
-from livedrum.metrics import hit_f1
+from livedrum.metrics import CLASS_NAMES, hit_f1
 from livedrum.model import DrumNet
 from livedrum.perform import SongGrid, perform, windows_to_notes
 from livedrum.sampler import Sampling
@@ -19,6 +19,7 @@ from livedrum.vocab import DRUM_NOTES
 
 BIASES = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0)
 CONSISTENCIES = (0.0, 0.3)
+PIECE_OFFSETS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Trial:
     consistency: float
     f1: float
     density: float
+    piece_bias: tuple[tuple[str, float], ...] = ()
 
 
 def real_drums(song: TrainSong) -> Notes:
@@ -48,39 +50,58 @@ def calibrate(
     net: DrumNet, songs: list[TrainSong], complexity: float = 0.5, seed: int = 0,
     max_beats: int = 256, log: bool = True,
 ) -> tuple[dict, list[Trial]]:
-    """Grid-search the logit bias and bar-to-bar consistency at the default complexity."""
+    """Grid-search the logit bias and bar-to-bar consistency at the default complexity, then a
+    per-piece offset for kick, snare and hi-hat (each class has its own best threshold)."""
+    S = STEPS_PER_BEAT
     cases = []
     for song in songs:
-        if song.n_beats < 16:
-            continue
-        ref = real_drums(song)
         cut = min(song.n_beats, max_beats)
-        ref = ref.between(0.0, float(cut))
-        if len(ref) < 16:
+        ref = real_drums(song).between(0.0, float(cut))
+        if song.n_beats < 16 or len(ref) < 16:
             continue
         g = grid_of(song)
-        S = STEPS_PER_BEAT
         cases.append((SongGrid(g.band[: cut * S], g.position[: cut * S], g.bar_beats[:cut]), ref))
     if not cases:
         raise ValueError("no validation songs long enough to calibrate on")
+
+    def trial(s: Sampling) -> tuple[Trial, dict[str, float]]:
+        per_class: dict[str, list[float]] = {c: [] for c in CLASS_NAMES}
+        means, n_est, n_ref = [], 0, 0
+        for g, ref in cases:
+            est = windows_to_notes(perform(g, Engine(net, s, seed)))
+            f1 = hit_f1(ref, est)
+            for c in CLASS_NAMES:
+                if f1[c] is not None:
+                    per_class[c].append(f1[c])
+            if f1["mean"] is not None:
+                means.append(f1["mean"])
+            n_est, n_ref = n_est + len(est), n_ref + len(ref)
+        t = Trial(s.bias, s.consistency, float(np.mean(means)), n_est / max(1, n_ref), s.piece_bias)
+        if log:
+            print(f"calibrate: bias {s.bias:+.1f} consistency {s.consistency:.1f} pieces {dict(s.piece_bias)}: "
+                  f"F1 {t.f1:.3f} density {t.density:.2f}", flush=True)
+        return t, {c: float(np.mean(v)) if v else 0.0 for c, v in per_class.items()}
+
     trials = []
     for consistency in CONSISTENCIES:
         for bias in BIASES:
-            s = Sampling(complexity=complexity, bias=bias, consistency=consistency)
-            f1s, n_est, n_ref = [], 0, 0
-            for g, ref in cases:
-                est = windows_to_notes(perform(g, Engine(net, s, seed)))
-                f1 = hit_f1(ref, est)["mean"]
-                if f1 is not None:
-                    f1s.append(f1)
-                n_est, n_ref = n_est + len(est), n_ref + len(ref)
-            trial = Trial(bias, consistency, float(np.mean(f1s)), n_est / max(1, n_ref))
-            trials.append(trial)
-            if log:
-                print(f"calibrate: bias {bias:+.1f} consistency {consistency:.1f}: "
-                      f"F1 {trial.f1:.3f} density {trial.density:.2f}", flush=True)
+            trials.append(trial(Sampling(complexity=complexity, bias=bias, consistency=consistency))[0])
     plausible = [t for t in trials if 0.7 <= t.density <= 1.4] or trials
     best = max(plausible, key=lambda t: t.f1)
+    base = Sampling(complexity=complexity, bias=best.bias, consistency=best.consistency)
+    pieces: dict[str, float] = {}
+    for piece in CLASS_NAMES:  # one class at a time, the others held where they are
+        scored = []
+        for offset in PIECE_OFFSETS:
+            t, per_class = trial(base.with_(piece_bias=tuple({**pieces, piece: offset}.items())))
+            trials.append(t)
+            scored.append((per_class[piece], t.f1, offset))
+        pieces[piece] = max(scored)[2]
+    final, _ = trial(base.with_(piece_bias=tuple(pieces.items())))
+    trials.append(final)
+    if final.f1 < best.f1:  # coordinate steps interact through the decoder: keep what measured best
+        final, pieces = best, {}
     chosen = {"complexity": complexity, "bias": best.bias, "consistency": best.consistency,
-              "validation_f1": best.f1, "validation_density": best.density, "songs": len(cases)}
+              "piece_bias": pieces, "validation_f1": final.f1, "validation_density": final.density,
+              "songs": len(cases)}
     return chosen, trials

@@ -49,7 +49,7 @@ class Engine:
         self.prev_drums = torch.zeros(1, cfg.n_voices, device=self.device)
         self.band_history = np.zeros((0, cfg.band_features), dtype=np.float32)
         self.drum_history = np.zeros((0, cfg.n_voices), dtype=np.float32)
-        self._mask_key: frozenset[str] | None = None
+        self._mask_key: Sampling | None = None
         self._steps = S
 
     @torch.no_grad()
@@ -69,9 +69,10 @@ class Engine:
         dec = self.net.decoder
         init = dec.initial_state(self.state)
         ctx = self.state[0][-1]
-        if self._mask_key != s.kit_off:
+        if self._mask_key != s:
             self._mask = torch.from_numpy(kit_mask(s.kit_off).astype(np.float32)).to(self.device)
-            self._mask_key = s.kit_off
+            self._shift = torch.from_numpy(s.bias_vector()).to(self.device)
+            self._mask_key = s
         uniforms = torch.from_numpy(draw_uniforms(self.rng, S)).to(self.device)
         pos_t = torch.from_numpy(position).to(self.device)
         lag_t = torch.from_numpy(lag_band).to(self.device)
@@ -90,7 +91,7 @@ class Engine:
             h, c = torch.lstm_cell(x, (h, c), w_ih, w_hh, b_ih, b_hh)
             logit, vel, off = dec.head(torch.tanh(h + ctx_proj)).chunk(3, dim=-1)
             logits.append(logit)
-            prob = hit_probability(logit, s)
+            prob = hit_probability(logit, s, self._shift)
             prev = sample_step(prob, uniforms[t : t + 1], self._mask,
                                None if mem_t is None else mem_t[t : t + 1], s)
             hits.append(prev)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from livedrum.vocab import N_VOICES, kit_mask
+from livedrum.vocab import N_VOICES, kit_mask, piece_voices
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Sampling:
     spread: float = 3.0  # logit shift between complexity 0 and 1
     consistency: float = 0.0  # pull towards what the drummer itself played one bar earlier
     humanize: float = 1.0  # scale of the model's timing offsets (0 = exactly on the grid)
+    piece_bias: tuple[tuple[str, float], ...] = ()  # per kit piece logit offsets, calibrated
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.complexity <= 1.0:
@@ -36,6 +37,8 @@ class Sampling:
         if not 1 <= self.max_hits <= N_VOICES:
             raise ValueError(f"max_hits must be within 1..{N_VOICES}, got {self.max_hits}")
         kit_mask(self.kit_off)  # validates piece names
+        for piece, _ in self.piece_bias:
+            piece_voices(piece)
 
     @property
     def temperature(self) -> float:
@@ -44,6 +47,13 @@ class Sampling:
     @property
     def shift(self) -> float:
         return self.bias + self.spread * (self.complexity - 0.5)
+
+    def bias_vector(self) -> np.ndarray:
+        """(V,) logit shift per voice: complexity's shift plus the calibrated per-piece offsets."""
+        vec = np.full(N_VOICES, self.shift, dtype=np.float32)
+        for piece, bias in self.piece_bias:
+            vec[piece_voices(piece)] += bias
+        return vec
 
     def with_(self, **changes: object) -> Sampling:
         return replace(self, **changes)
@@ -56,9 +66,13 @@ def draw_uniforms(rng: np.random.Generator, steps: int) -> np.ndarray:
     return np.minimum(u, np.float32(1.0) - np.finfo(np.float32).epsneg)  # float32 rounding never gives 1.0
 
 
-def hit_probability(logit: torch.Tensor, s: Sampling) -> torch.Tensor:
-    """Per-voice hit probability after complexity (temperature and threshold shift)."""
-    return torch.sigmoid((logit + s.shift) / s.temperature)
+def hit_probability(logit: torch.Tensor, s: Sampling, shift: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-voice hit probability after complexity (temperature and threshold shift).
+
+    `shift` is `s.bias_vector()` as a tensor, passed by callers that sample many steps."""
+    if shift is None:
+        shift = torch.from_numpy(s.bias_vector()).to(logit.device)
+    return torch.sigmoid((logit + shift) / s.temperature)
 
 
 def sample_step(

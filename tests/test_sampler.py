@@ -78,18 +78,21 @@ def test_temperature_and_shift_rise_with_complexity():
 def test_hit_probability_rises_with_complexity_for_unlikely_voices(logit, bias, lo, hi):
     # d/dc of (logit + bias + 3 (c - 0.5)) / (0.25 + 0.75 c) > 0 whenever logit + bias < 2.5
     lo, hi = min(lo, hi), max(lo, hi)
-    x = torch.tensor([logit], dtype=torch.float64)
-    p_lo = hit_probability(x, Sampling(complexity=lo, bias=bias)).item()
-    p_hi = hit_probability(x, Sampling(complexity=hi, bias=bias)).item()
+    x = torch.full((N_VOICES,), logit, dtype=torch.float64)
+    p_lo = hit_probability(x, Sampling(complexity=lo, bias=bias))[0].item()
+    p_hi = hit_probability(x, Sampling(complexity=hi, bias=bias))[0].item()
     assert p_hi >= p_lo - 1e-12
 
 
 def test_hit_probability_is_one_half_at_minus_bias_for_the_default_knob():
     s = Sampling(bias=0.7)
-    assert hit_probability(torch.tensor([-0.7]), s).item() == pytest.approx(0.5)
-    assert hit_probability(torch.tensor([0.0]), Sampling()).item() == pytest.approx(0.5)
+    assert hit_probability(torch.full((N_VOICES,), -0.7), s)[0].item() == pytest.approx(0.5)
+    assert hit_probability(torch.zeros(N_VOICES), Sampling()).max().item() == pytest.approx(0.5)
+    kicks = Sampling(piece_bias=(("kick", 1.0),))
+    p = hit_probability(torch.zeros(N_VOICES), kicks)
+    assert p[0].item() > 0.5 and p[2].item() == pytest.approx(0.5)  # voice 0 is a kick, 2 a snare
     # temperature 0.625 sharpens: logit 1 -> sigmoid(1.6)
-    assert hit_probability(torch.tensor([1.0]), Sampling()).item() == pytest.approx(1 / (1 + math.exp(-1.6)))
+    assert hit_probability(torch.ones(N_VOICES), Sampling())[0].item() == pytest.approx(1 / (1 + math.exp(-1.6)))
 
 
 def test_draw_uniforms_shape_range_and_seed():
