@@ -22,7 +22,7 @@ class TrainSong:
     song_id: str
     collection: str
     arrays: SongArrays
-    lag_band: np.ndarray  # (T, Fb) band features one bar before each step (0 before the song)
+    lag: np.ndarray  # (T, Fb + V + 1) one bar before each step: band, drums, drums-known flag
 
     @property
     def n_beats(self) -> int:
@@ -33,7 +33,7 @@ class TrainSong:
 class Batch:
     band: np.ndarray  # (B, K*S, Fb)
     position: np.ndarray  # (B, K*S, P)
-    lag_band: np.ndarray  # (B, K*S, Fb)
+    lag: np.ndarray  # (B, K*S, Fb + V + 1)
     prev_hits: np.ndarray  # (B, K*S, V) the drums of the step before
     hits: np.ndarray  # (B, K*S, V)
     velocity: np.ndarray
@@ -66,8 +66,27 @@ def lagged_band(arrays: SongArrays) -> np.ndarray:
     return out
 
 
+def lagged_drums(arrays: SongArrays) -> np.ndarray:
+    """(T, V + 1): the drums one bar earlier at each step, and per window a flag saying whether
+    the drummer played anything in the bar before it (else the window must come from the band)."""
+    S = STEPS_PER_BEAT
+    bar_beats = bar_lengths(arrays)
+    lag_steps = np.repeat(bar_beats * S, S)
+    hits = arrays.hits.astype(np.float32)
+    src = np.arange(len(hits)) - lag_steps
+    out = np.zeros((len(hits), hits.shape[1] + 1), dtype=np.float32)
+    ok = src >= 0
+    out[ok, :-1] = hits[src[ok]]
+    played = np.concatenate([[0], np.cumsum(hits.any(axis=1))])  # hits before each step
+    beats = np.arange(arrays.n_beats)
+    known = played[beats * S] - played[np.maximum(0, beats - bar_beats) * S] > 0
+    out[:, -1] = np.repeat(known, S)
+    out[:, :-1] *= out[:, -1:]  # nothing is remembered from a silent bar
+    return out
+
+
 def train_song(song_id: str, collection: str, arrays: SongArrays) -> TrainSong:
-    return TrainSong(song_id, collection, arrays, lagged_band(arrays))
+    return TrainSong(song_id, collection, arrays, np.concatenate([lagged_band(arrays), lagged_drums(arrays)], 1))
 
 
 def plan_streams(
@@ -96,6 +115,10 @@ def plan_streams(
     return streams
 
 
+def song_lag_width(songs: list[TrainSong]) -> int:
+    return songs[0].lag.shape[1]
+
+
 def make_batch(
     songs: list[TrainSong], streams: list[list[tuple[int, int]]], j: int, chunk_beats: int
 ) -> Batch:
@@ -107,7 +130,7 @@ def make_batch(
     Fb, P, V = a0.band.shape[1], a0.position.shape[1], a0.hits.shape[1]
     band = np.zeros((B, L, Fb), np.float32)
     position = np.zeros((B, L, P), np.float32)
-    lag = np.zeros((B, L, Fb), np.float32)
+    lag = np.zeros((B, L, song_lag_width(songs)), np.float32)
     prev = np.zeros((B, L, V), np.float32)
     hits = np.zeros((B, L, V), np.float32)
     vel = np.zeros((B, L, V), np.float32)
@@ -125,7 +148,7 @@ def make_batch(
         reset[b] = c == 0
         band[b, :n] = a.band[lo:hi]
         position[b, :n] = a.position[lo:hi]
-        lag[b, :n] = song.lag_band[lo:hi]
+        lag[b, :n] = song.lag[lo:hi]
         hits[b, :n] = a.hits[lo:hi]
         vel[b, :n] = a.velocity[lo:hi]
         off[b, :n] = a.offset[lo:hi]

@@ -17,7 +17,7 @@ from livedrum.sampler import Sampling
 from livedrum.song import Notes
 from livedrum.vocab import DRUM_NOTES
 
-BIASES = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0)
+BIASES = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5)
 CONSISTENCIES = (0.0, 0.3)
 PIECE_OFFSETS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 

@@ -14,6 +14,9 @@ Song id rules (a key is the title lower-cased, accents folded, with every non-al
 - all others: collection + first folder below it + title, where the title drops the extension
   (.mid0 ... .mid13 included), a leading track number, trailing "(...)"/"[...]" groups, a ".1"/"-1"
   copy marker and an "Artist - " prefix equal to that folder. Beatles alternatives thus share an id.
+- byte-identical files share a song id whatever their names (a game's tracks filed twice under
+  other names), so every user of discover() puts both copies in one split; `duplicates()` says
+  which copies a dataset should drop.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class SourceFile:
     song_id: str
     path: Path  # the file itself, or the archive holding it
     member: str | None = None
+    digest: str = ""  # sha1 of the bytes, "" when unknown (unreadable, or made by hand)
 
     def read_bytes(self) -> bytes:
         """The file's bytes. For an archive member this scans the archive: use iter_archive for many."""
@@ -86,21 +90,26 @@ def discover(paths: Sequence[Path], root: Path | None = None) -> list[SourceFile
     """Every MIDI file under the given folders, archives or single files, sorted by label.
 
     Labels are relative to `root` when the file lies under it, else to the given path's parent.
+    Every file is read once (archives in one pass) to find byte-identical copies.
     """
-    found: dict[str, SourceFile] = {}
-    for path in map(Path, paths):
+    found: dict[str, tuple[SourceFile, str]] = {}
+    for path in (Path(os.path.abspath(p)) for p in paths):  # "." and ".." get their real names
         if not path.exists():
             raise ValueError(f"no such file or folder: {path}")
         base = path.parent if root is None or not _is_under(path, root) else root
         if path.is_dir():
-            sources = _folder_sources(path, base)
+            listed = _folder_sources(path, base)
         elif is_archive(path):
-            sources = _archive_sources(path, base)
-        else:
-            sources = [_make_source(path.parent, path.name, path, None, base)]
-        for src in sources:
-            found.setdefault(src.label, src)
-    return [found[label] for label in sorted(found)]
+            listed = _archive_sources(path, base)
+        else:  # a single file: its folder is the collection
+            base = path.parent.parent if base == path.parent else base
+            label = f"{_prefix(path.parent, base)}/{path.name}"
+            listed = [(_make_source(collection_of(path.parent), label, path.name, path, None,
+                                    _digest_of(path)), path.name)]
+        for src, rel in listed:
+            found.setdefault(src.label, (src, rel))
+    sources = [found[label][0] for label in sorted(found)]
+    return _merge_aliases(sources, [_aliases(*found[s.label]) for s in sources])
 
 
 def iter_archive(
@@ -112,8 +121,9 @@ def iter_archive(
     """
     path = Path(path)
     if sources is None:
-        sources = {s.label: s for s in _archive_sources(path, path.parent)}
-    by_member = {s.member: s for s in sources.values() if s.path == path and s.member is not None}
+        sources = {s.label: s for s in discover([path])}
+    here = path.resolve()
+    by_member = {s.member: s for s in sources.values() if s.member is not None and s.path.resolve() == here}
     with tarfile.open(path, "r|*") as tar:
         for info in tar:
             src = by_member.get(info.name)
@@ -158,6 +168,18 @@ def data_root(explicit: str | None = None) -> Path:
         if candidate.is_dir():
             return candidate
     raise ValueError("no training data found: pass a data folder or set LIVEDRUM_DATA")
+
+
+def duplicates(sources: Sequence[SourceFile]) -> dict[str, str]:
+    """{label of a byte-identical copy: label of the first file with those bytes}, to drop copies."""
+    first: dict[str, str] = {}
+    copies = {}
+    for src in sorted(sources, key=lambda s: s.label):
+        if src.digest and src.digest in first:
+            copies[src.label] = first[src.digest]
+        elif src.digest:
+            first[src.digest] = src.label
+    return copies
 
 
 # ---- song ids ----------------------------------------------------------------------------------
@@ -256,49 +278,59 @@ def _is_under(path: Path, root: Path) -> bool:
         return False
 
 
-def _make_source(collection_dir: Path, relpath: str, path: Path, member: str | None,
-                 base: Path) -> SourceFile:
-    collection = collection_of(collection_dir)
-    if member is None:
-        label = path.resolve().relative_to(base.resolve()).as_posix()
-    else:
-        label = f"{path.resolve().relative_to(base.resolve()).as_posix()}:{member}"
-    return SourceFile(label, collection, song_key(collection, relpath), path, member)
+def _prefix(path: Path, base: Path) -> str:
+    """`path` relative to `base`, for labels (resolved, so "." and symlinked folders do not matter)."""
+    return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
 
 
-def _folder_sources(folder: Path, base: Path) -> list[SourceFile]:
-    sources = []
+def _make_source(collection: str, label: str, relpath: str, path: Path, member: str | None,
+                 digest: str) -> SourceFile:
+    return SourceFile(label, collection, song_key(collection, relpath), path, member, digest)
+
+
+def _digest_of(file: Path) -> str:
+    try:
+        return hashlib.sha1(file.read_bytes()).hexdigest()
+    except OSError:
+        return ""  # the build reports it as unreadable
+
+
+def _folder_sources(folder: Path, base: Path) -> list[tuple[SourceFile, str]]:
+    collection, prefix = collection_of(folder), _prefix(folder, base)
+    listed = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames.sort()
         for name in sorted(filenames):
             if is_midi_name(name):
                 file = Path(dirpath) / name
                 rel = file.relative_to(folder).as_posix()
-                sources.append(_make_source(folder, rel, file, None, base))
-    return _with_aliases(sources, [s.path.relative_to(folder).as_posix() for s in sources])
+                src = _make_source(collection, f"{prefix}/{rel}", rel, file, None, _digest_of(file))
+                listed.append((src, rel))
+    return listed
 
 
-def _archive_sources(archive: Path, base: Path) -> list[SourceFile]:
-    collection = collection_of(archive)
-    sources = []
+def _archive_sources(archive: Path, base: Path) -> list[tuple[SourceFile, str]]:
+    collection, prefix = collection_of(archive), _prefix(archive, base)
+    digests = {}
     try:
         with tarfile.open(archive, "r|*") as tar:
-            members = [info.name for info in tar if info.isfile() and is_midi_name(info.name)]
+            for info in tar:
+                handle = tar.extractfile(info) if info.isfile() and is_midi_name(info.name) else None
+                if handle is not None:
+                    digests[info.name] = hashlib.sha1(handle.read()).hexdigest()
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ValueError(f"cannot read archive {archive}: {exc}") from exc
-    rels = []
-    for member in sorted(members):
+    listed = []
+    for member in sorted(digests):
         rel = member.removeprefix("./")
         rel = rel.split("/", 1)[1] if rel.startswith(collection + "/") else rel
-        rels.append(rel)
-        sources.append(_make_source(archive, rel, archive, member, base))
-    return _with_aliases(sources, rels)
+        src = _make_source(collection, f"{prefix}:{member}", rel, archive, member, digests[member])
+        listed.append((src, rel))
+    return listed
 
 
-def _with_aliases(sources: list[SourceFile], rels: list[str]) -> list[SourceFile]:
-    aliases = []
-    for src, rel in zip(sources, rels):
-        parts = rel.split("/")
-        stem = MIDI_NAME.sub("", parts[-1])
-        aliases.append(_touhou_aliases(parts[:-1], stem) if src.collection == "touhou" else [])
-    return _merge_aliases(sources, aliases) if any(aliases) else sources
+def _aliases(src: SourceFile, rel: str) -> list[str]:
+    """Keys besides the song id that tie files into one song: same bytes, touhou spellings."""
+    parts = rel.split("/")
+    aliases = _touhou_aliases(parts[:-1], MIDI_NAME.sub("", parts[-1])) if src.collection == "touhou" else []
+    return aliases + (["content:" + src.digest] if src.digest else [])

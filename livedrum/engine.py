@@ -66,6 +66,8 @@ class Engine:
         lag = bar_beats * S
         lag_band = _lagged(self.band_history, lag, S)
         memory = _lagged(self.drum_history, lag, S)
+        known = float(self.drum_history[-lag:].any())  # did I play anything in the last bar?
+        lag_all = np.concatenate([lag_band, memory * known, np.full((S, 1), known, np.float32)], axis=1)
         dec = self.net.decoder
         init = dec.initial_state(self.state)
         ctx = self.state[0][-1]
@@ -75,7 +77,7 @@ class Engine:
             self._mask_key = s
         uniforms = torch.from_numpy(draw_uniforms(self.rng, S)).to(self.device)
         pos_t = torch.from_numpy(position).to(self.device)
-        lag_t = torch.from_numpy(lag_band).to(self.device)
+        lag_t = torch.from_numpy(lag_all).to(self.device)
         mem_t = torch.from_numpy(memory).to(self.device) if self.drum_history.size else None
         prev = self.prev_drums
         state = init

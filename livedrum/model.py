@@ -35,15 +35,21 @@ class ModelConfig:
     dec_hidden: int = 128
     dropout: float = 0.2
     feedback_dropout: float = 0.3  # training only: hide the previous step's drums this often
+    lag_dropout: float = 0.3  # training only: hide what the drummer played one bar earlier this often
 
     @property
     def enc_input(self) -> int:
         return self.band_features + self.position_features
 
     @property
+    def lag_features(self) -> int:
+        # one bar earlier at this step: the band, the drums, and whether there were drums at all
+        return self.band_features + self.n_voices + 1
+
+    @property
     def dec_input(self) -> int:
-        # previous drum step, position of this step, band one bar earlier at this step
-        return self.n_voices + self.position_features + self.band_features
+        # previous drum step, position of this step, one bar earlier at this step
+        return self.n_voices + self.position_features + self.lag_features
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -129,7 +135,7 @@ class DrumNet(nn.Module):
         return logit.view(B, K, S, V), vel.view(B, K, S, V), off.view(B, K, S, V)
 
     def forward(
-        self, band: torch.Tensor, position: torch.Tensor, lag_band: torch.Tensor,
+        self, band: torch.Tensor, position: torch.Tensor, lag: torch.Tensor,
         prev_hits: torch.Tensor, state: State,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, State]:
         """Teacher-forced pass over K windows, for training: all inputs (B, K*S, ·)."""
@@ -138,8 +144,13 @@ class DrumNet(nn.Module):
         if self.training and self.cfg.feedback_dropout > 0:
             keep = torch.rand(B, L, 1, device=band.device) >= self.cfg.feedback_dropout
             prev_hits = prev_hits * keep
+        if self.training and self.cfg.lag_dropout > 0:  # whole windows forget the last bar's drums
+            Fb = self.cfg.band_features
+            keep = (torch.rand(B, L // S, 1, 1, device=band.device) >= self.cfg.lag_dropout).float()
+            drums = (lag[..., Fb:].view(B, L // S, S, -1) * keep).view(B, L, -1)
+            lag = torch.cat([lag[..., :Fb], drums], dim=-1)
         final, before = self.encode_windows(band, position, state)
-        dec_in = torch.cat([prev_hits, position, lag_band], dim=-1).view(B, L // S, S, -1)
+        dec_in = torch.cat([prev_hits, position, lag], dim=-1).view(B, L // S, S, -1)
         logit, vel, off = self.decode_teacher_forced(before, dec_in)
         V = self.cfg.n_voices
         return logit.reshape(B, L, V), vel.reshape(B, L, V), off.reshape(B, L, V), final

@@ -70,8 +70,8 @@ def test_train_song_from_a_real_midi_file_carries_its_lag():
     a = song_arrays(load_song(to_bytes(midi_file([meta, band, drums]))))
     song = train_song("x", "synthetic", a)
     assert song.song_id == "x" and song.collection == "synthetic" and song.n_beats == 9
-    np.testing.assert_array_equal(song.lag_band[3 * S :], a.band[: 6 * S])
-    assert song.lag_band[3 * S, 1] == pytest.approx(100 / 127)  # C3 of beat 0, heard at beat 3
+    np.testing.assert_array_equal(song.lag[3 * S :, : a.band.shape[1]], a.band[: 6 * S])
+    assert song.lag[3 * S, 1] == pytest.approx(100 / 127)  # C3 of beat 0, heard at beat 3
 
 
 def songs_of(beats_and_collections: list[tuple[int, str]]):
@@ -143,7 +143,7 @@ def test_make_batch_copies_chunks_and_flags_resets():
     a0 = songs[0].arrays
     np.testing.assert_array_equal(second.band[0], a0.band[L : 2 * L])
     np.testing.assert_array_equal(second.position[0], a0.position[L : 2 * L])
-    np.testing.assert_array_equal(second.lag_band[0], songs[0].lag_band[L : 2 * L])
+    np.testing.assert_array_equal(second.lag[0], songs[0].lag[L : 2 * L])
     np.testing.assert_array_equal(second.hits[0], a0.hits[L : 2 * L])
     np.testing.assert_array_equal(second.velocity[0], a0.velocity[L : 2 * L])
     np.testing.assert_array_equal(second.offset[0], a0.offset[L : 2 * L])
