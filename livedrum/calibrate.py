@@ -17,8 +17,9 @@ from livedrum.sampler import Sampling
 from livedrum.song import Notes
 from livedrum.vocab import DRUM_NOTES
 
-BIASES = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5)
-CONSISTENCIES = (0.0, 0.3)
+# (complexity, bias) pairs: a low complexity decides nearly by threshold, so it needs a larger bias
+GRID = ((0.0, 2.0), (0.0, 2.5), (0.0, 3.0), (0.0, 3.5), (0.3, 1.0), (0.3, 1.5), (0.3, 2.0),
+        (0.5, 0.5), (0.5, 1.0), (0.5, 1.5))
 PIECE_OFFSETS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 
 
@@ -29,6 +30,7 @@ class Trial:
     f1: float
     density: float
     piece_bias: tuple[tuple[str, float], ...] = ()
+    complexity: float = 0.5
 
 
 def real_drums(song: TrainSong) -> Notes:
@@ -47,11 +49,11 @@ def grid_of(song: TrainSong) -> SongGrid:
 
 
 def calibrate(
-    net: DrumNet, songs: list[TrainSong], complexity: float = 0.5, seed: int = 0,
+    net: DrumNet, songs: list[TrainSong], groove: str = "rock", seed: int = 0,
     max_beats: int = 256, log: bool = True,
 ) -> tuple[dict, list[Trial]]:
-    """Grid-search the logit bias and bar-to-bar consistency at the default complexity, then a
-    per-piece offset for kick, snare and hi-hat (each class has its own best threshold)."""
+    """Grid-search the default complexity and logit bias, then a per-piece offset for kick, snare
+    and hi-hat (each class has its own best threshold)."""
     S = STEPS_PER_BEAT
     cases = []
     for song in songs:
@@ -76,19 +78,19 @@ def calibrate(
             if f1["mean"] is not None:
                 means.append(f1["mean"])
             n_est, n_ref = n_est + len(est), n_ref + len(ref)
-        t = Trial(s.bias, s.consistency, float(np.mean(means)), n_est / max(1, n_ref), s.piece_bias)
+        t = Trial(s.bias, s.consistency, float(np.mean(means)), n_est / max(1, n_ref), s.piece_bias, s.complexity)
         if log:
-            print(f"calibrate: bias {s.bias:+.1f} consistency {s.consistency:.1f} pieces {dict(s.piece_bias)}: "
+            print(f"calibrate: complexity {s.complexity:.1f} bias {s.bias:+.1f} pieces {dict(s.piece_bias)}: "
                   f"F1 {t.f1:.3f} density {t.density:.2f}", flush=True)
         return t, {c: float(np.mean(v)) if v else 0.0 for c, v in per_class.items()}
 
     trials = []
-    for consistency in CONSISTENCIES:
-        for bias in BIASES:
-            trials.append(trial(Sampling(complexity=complexity, bias=bias, consistency=consistency))[0])
+    for c, bias in GRID:
+        s = Sampling(complexity=c, bias=bias, groove=groove)
+        trials.append(trial(s)[0])
     plausible = [t for t in trials if 0.7 <= t.density <= 1.4] or trials
     best = max(plausible, key=lambda t: t.f1)
-    base = Sampling(complexity=complexity, bias=best.bias, consistency=best.consistency)
+    base = Sampling(complexity=best.complexity, bias=best.bias, groove=groove)
     pieces: dict[str, float] = {}
     for piece in CLASS_NAMES:  # one class at a time, the others held where they are
         scored = []
@@ -101,7 +103,7 @@ def calibrate(
     trials.append(final)
     if final.f1 < best.f1:  # coordinate steps interact through the decoder: keep what measured best
         final, pieces = best, {}
-    chosen = {"complexity": complexity, "bias": best.bias, "consistency": best.consistency,
+    chosen = {"complexity": best.complexity, "bias": best.bias, "consistency": 0.0, "groove": groove,
               "piece_bias": pieces, "validation_f1": final.f1, "validation_density": final.density,
               "songs": len(cases)}
     return chosen, trials

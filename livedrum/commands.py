@@ -59,7 +59,7 @@ def make_drummer(args: argparse.Namespace):  # noqa: ANN201
     sampling = wanted.with_(
         complexity=calibrated.get("complexity", 0.5) if args.complexity is None else args.complexity,
         bias=calibrated.get("bias", 0.0), consistency=calibrated.get("consistency", 0.0),
-        piece_bias=tuple(calibrated.get("piece_bias", {}).items()),
+        piece_bias=tuple(calibrated.get("piece_bias", {}).items()), groove=calibrated.get("groove", "none"),
     )
     return ModelDrummer(net, sampling, args.seed, device)
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from livedrum.features import N_REGISTERS
+from livedrum.groove import seed_groove
 from livedrum.model import DrumNet, State
 from livedrum.sampler import Sampling, draw_uniforms, hit_probability, sample_step
 from livedrum.vocab import kit_mask
@@ -67,6 +69,11 @@ class Engine:
         lag_band = _lagged(self.band_history, lag, S)
         memory = _lagged(self.drum_history, lag, S)
         known = float(self.drum_history[-lag:].any())  # did I play anything in the last bar?
+        band_on = self.band_history[-S:, : 2 * N_REGISTERS].any()  # onsets or sounding notes
+        seed = seed_groove(s.groove, position) if band_on else None
+        if seed is not None and not memory.any():
+            memory, known = seed, 1.0  # nothing of my own here a bar ago: a plain groove to adapt
+        prior_t = torch.from_numpy(seed).to(self.device) if seed is not None and s.prior > 0 else None
         lag_all = np.concatenate([lag_band, memory * known, np.full((S, 1), known, np.float32)], axis=1)
         dec = self.net.decoder
         init = dec.initial_state(self.state)
@@ -95,7 +102,8 @@ class Engine:
             logits.append(logit)
             prob = hit_probability(logit, s, self._shift)
             prev = sample_step(prob, uniforms[t : t + 1], self._mask,
-                               None if mem_t is None else mem_t[t : t + 1], s)
+                               None if mem_t is None else mem_t[t : t + 1], s,
+                               None if prior_t is None else prior_t[t : t + 1])
             hits.append(prev)
             vels.append(torch.sigmoid(vel))
             offs.append(0.5 * torch.tanh(off))

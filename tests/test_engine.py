@@ -85,3 +85,19 @@ def test_cuda_gives_the_cpu_drums(tiny_model, band_song) -> None:  # noqa: ANN00
     net_gpu, _ = load_model(tiny_model, "cuda")
     gpu = np.stack([w.hits for w in _windows(net_gpu, song, s, device="cuda")])
     assert (cpu != gpu).mean() < 1e-3  # float tolerance may flip a hit balanced on its threshold
+
+
+def test_seed_groove_brings_the_drummer_in_and_prior_one_is_the_groove(tiny_model, band_song) -> None:  # noqa: ANN001
+    from livedrum.groove import seed_groove
+
+    net, _ = load_model(tiny_model)
+    song = load_song(band_song)
+    grid = song_grid(song)
+    windows = perform(grid, Engine(net, Sampling(complexity=0.0, bias=-6.0, groove="rock", prior=1.0), seed=1))
+    S = grid.band.shape[0] // grid.n_beats
+    assert not windows[0].hits.any()  # nothing heard yet: no groove before the band plays
+    for b in range(1, grid.n_beats):
+        expected = seed_groove("rock", grid.position[b * S : (b + 1) * S]) > 0.5
+        assert np.array_equal(windows[b].hits, expected), b
+    silent = perform(grid, Engine(net, Sampling(complexity=0.0, bias=-6.0), seed=1))
+    assert not any(w.hits.any() for w in silent)  # the same model without a seed groove stays out
