@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import random
 from pathlib import Path
 
 import torch
@@ -25,7 +26,9 @@ def train_drumnet_job(args: argparse.Namespace, cfg: TrainConfig, records: dict)
     if not result["history"]:
         raise ValueError(f"nothing trained: {cfg.out}/last.pt already reached {cfg.epochs} epochs")
     if rank == 0:
-        export_model(Path(cfg.out), val_songs[: args.calibrate_songs] or train_songs[:10])
+        calibration = list(val_songs)
+        random.Random(0).shuffle(calibration)  # a spread over collections, the same every run
+        export_model(Path(cfg.out), calibration[: args.calibrate_songs] or train_songs[:10])
     return 0
 
 
