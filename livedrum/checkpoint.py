@@ -44,6 +44,22 @@ def read_checkpoint(path: Path | str) -> dict:
     return ckpt
 
 
+def model_kind(path: Path | str) -> str:
+    """"drumnet" for our models, "thesis" for the seed thesis' network; ValueError otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"model file not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for foreign or broken files
+        raise ValueError(f"not a livedrum model file: {path} ({type(exc).__name__})") from exc
+    if isinstance(ckpt, dict) and ckpt.get("kind") == "thesis":
+        return "thesis"
+    if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
+        return "drumnet"
+    raise ValueError(f"not a livedrum model file: {path}")
+
+
 def config_from(ckpt: dict) -> ModelConfig:
     known = {f.name for f in fields(ModelConfig)}
     raw = ckpt.get("model_config", {})

@@ -40,7 +40,7 @@ def resolve_device(name: str) -> str:
 
 def make_drummer(args: argparse.Namespace):  # noqa: ANN201
     """The model drummer the options describe: weights, calibrated sampling, seed, device."""
-    from livedrum.checkpoint import load_model
+    from livedrum.checkpoint import load_model, model_kind
     from livedrum.cli import default_model_path
     from livedrum.perform import ModelDrummer
     from livedrum.sampler import Sampling
@@ -54,6 +54,11 @@ def make_drummer(args: argparse.Namespace):  # noqa: ANN201
 
         torch.set_num_threads(1)  # one window at a time is latency-bound: threads only add overhead
     path = Path(args.model) if args.model else default_model_path()
+    if model_kind(path) == "thesis":  # the seed thesis' network, as a baseline
+        from livedrum.thesis import ThesisDrummer
+
+        temperature = 1.0 if args.complexity is None else wanted.temperature
+        return without_pieces(ThesisDrummer.load(path, device, temperature, args.seed), kit_off)
     net, ckpt = load_model(path, device)
     calibrated = ckpt.get("sampling", {})
     sampling = wanted.with_(
@@ -62,6 +67,27 @@ def make_drummer(args: argparse.Namespace):  # noqa: ANN201
         piece_bias=tuple(calibrated.get("piece_bias", {}).items()), groove=calibrated.get("groove", "none"),
     )
     return ModelDrummer(net, sampling, args.seed, device)
+
+
+def without_pieces(drummer, kit_off: frozenset[str]):  # noqa: ANN001, ANN201
+    """A drummer whose notes of the switched-off kit pieces are dropped (for networks that
+    cannot mask before sampling, like the thesis baseline)."""
+    import numpy as np
+
+    from livedrum.vocab import voice_of
+
+    if not kit_off:
+        return drummer
+    from livedrum.vocab import kit_mask
+
+    mask = kit_mask(kit_off)
+
+    def play(song):  # noqa: ANN001, ANN202
+        notes = drummer(song)
+        keep = np.array([(v := voice_of(int(p))) is not None and bool(mask[v]) for p in notes.pitch], bool)
+        return notes.take(keep)
+
+    return play
 
 
 # ---- accompany ---------------------------------------------------------------------------

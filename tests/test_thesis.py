@@ -130,3 +130,21 @@ def test_real_song_has_drum_targets() -> None:
     assert len(targets) > 0
     hit_share = (targets[..., 0] != REST).float().mean().item()
     assert 0.05 < hit_share < 1.0
+
+
+def test_accompany_and_eval_take_a_thesis_model(tmp_path, band_song) -> None:  # noqa: ANN001
+    """`--model PATH` with a thesis checkpoint plays the thesis network through the same commands."""
+    from livedrum.cli import main
+    from livedrum.midifile import load_song
+    from livedrum.thesis import ThesisConfig, train_thesis
+    from livedrum.vocab import KIT_PIECES
+
+    song = load_song(band_song)
+    train_thesis([song, song], [song], ThesisConfig(hidden=16, epochs=1, batch=8), tmp_path / "t", progress=False)
+    model = tmp_path / "t" / "best.pt"
+    out = tmp_path / "thesis.mid"
+    assert main(["accompany", str(band_song), "-o", str(out), "--model", str(model), "--complexity", "1",
+                 "--kit-off", "hihat"]) == 0
+    drums = load_song(out).drums
+    assert not set(drums.pitch.tolist()) & set(KIT_PIECES["hihat"])
+    assert main(["eval", str(band_song), "--model", str(model), "--json", str(tmp_path / "e.json")]) == 0
