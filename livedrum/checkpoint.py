@@ -27,15 +27,20 @@ def save_checkpoint(path: Path, ckpt: dict) -> None:
     os.replace(tmp, path)
 
 
-def read_checkpoint(path: Path | str) -> dict:
-    """The checkpoint dict; ValueError with one line for anything that is not ours."""
+def _load_dict(path: Path | str) -> object:
+    """Whatever a model file holds, loaded without running code; one-line ValueError if unreadable."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"model file not found: {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for foreign or broken files
         raise ValueError(f"not a livedrum model file: {path} ({type(exc).__name__})") from exc
+
+
+def read_checkpoint(path: Path | str) -> dict:
+    """The checkpoint dict; ValueError with one line for anything that is not ours."""
+    ckpt = _load_dict(path)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"not a livedrum model file: {path}")
     if ckpt.get("version") != VERSION:
@@ -46,13 +51,7 @@ def read_checkpoint(path: Path | str) -> dict:
 
 def model_kind(path: Path | str) -> str:
     """"drumnet" for our models, "thesis" for the seed thesis' network; ValueError otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"model file not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for foreign or broken files
-        raise ValueError(f"not a livedrum model file: {path} ({type(exc).__name__})") from exc
+    ckpt = _load_dict(path)
     if isinstance(ckpt, dict) and ckpt.get("kind") == "thesis":
         return "thesis"
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
