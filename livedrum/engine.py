@@ -61,20 +61,26 @@ class Engine:
         _, self.state = self.net.encoder(torch.from_numpy(x).to(self.device), self.state)
         self.band_history = np.concatenate([self.band_history, band])[-8 * self._steps :]
 
+    def last_bar(self, position: np.ndarray, bar_beats: int) -> np.ndarray:
+        """(S, Fb + V + 1) what happened one bar before each step of the next window: the band,
+        my drums, and whether I played anything in that bar. Where I played nothing there while
+        the band plays, the seed groove stands in for my drums, so that I come in with it."""
+        S, lag = self._steps, bar_beats * self._steps
+        band = _lagged(self.band_history, lag, S)
+        drums = _lagged(self.drum_history, lag, S)
+        known = float(self.drum_history[-lag:].any())
+        band_on = self.band_history[-S:, : 2 * N_REGISTERS].any()  # onsets or sounding notes
+        seed = seed_groove(self.sampling.groove, position) if band_on else None
+        if seed is not None and not drums.any():
+            drums, known = seed, 1.0
+        return np.concatenate([band, drums * known, np.full((S, 1), known, np.float32)], axis=1)
+
     @torch.no_grad()
     def play(self, position: np.ndarray, bar_beats: int) -> DrumWindow:
         """Decide the next window: position (S, P) of its steps, bar_beats = its bar's length."""
         S, s = self._steps, self.sampling
-        lag = bar_beats * S
-        lag_band = _lagged(self.band_history, lag, S)
-        memory = _lagged(self.drum_history, lag, S)
-        known = float(self.drum_history[-lag:].any())  # did I play anything in the last bar?
-        band_on = self.band_history[-S:, : 2 * N_REGISTERS].any()  # onsets or sounding notes
-        seed = seed_groove(s.groove, position) if band_on else None
-        if seed is not None and not memory.any():
-            memory, known = seed, 1.0  # nothing of my own here a bar ago: a plain groove to adapt
-        prior_t = torch.from_numpy(seed).to(self.device) if seed is not None and s.prior > 0 else None
-        lag_all = np.concatenate([lag_band, memory * known, np.full((S, 1), known, np.float32)], axis=1)
+        lag_all = self.last_bar(position, bar_beats)
+        memory = lag_all[:, self.cfg.band_features : -1]
         dec = self.net.decoder
         init = dec.initial_state(self.state)
         ctx = self.state[0][-1]
@@ -102,8 +108,7 @@ class Engine:
             logits.append(logit)
             prob = hit_probability(logit, s, self._shift)
             prev = sample_step(prob, uniforms[t : t + 1], self._mask,
-                               None if mem_t is None else mem_t[t : t + 1], s,
-                               None if prior_t is None else prior_t[t : t + 1])
+                               None if mem_t is None else mem_t[t : t + 1], s)
             hits.append(prev)
             vels.append(torch.sigmoid(vel))
             offs.append(0.5 * torch.tanh(off))

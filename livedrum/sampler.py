@@ -30,13 +30,10 @@ class Sampling:
     humanize: float = 1.0  # scale of the model's timing offsets (0 = exactly on the grid)
     piece_bias: tuple[tuple[str, float], ...] = ()  # per kit piece logit offsets, calibrated
     groove: str = "none"  # seed groove when the drummer has no bar of its own yet (see groove.py)
-    prior: float = 0.0  # pull towards the seed groove wherever the band plays (0 = none, 1 = only it)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.complexity <= 1.0:
             raise ValueError(f"complexity must be within 0..1, got {self.complexity}")
-        if not 0.0 <= self.prior <= 1.0:
-            raise ValueError(f"prior must be within 0..1, got {self.prior}")
         if not 0.0 <= self.consistency <= 1.0:
             raise ValueError(f"consistency must be within 0..1, got {self.consistency}")
         if not 1 <= self.max_hits <= N_VOICES:
@@ -84,13 +81,11 @@ def hit_probability(logit: torch.Tensor, s: Sampling, shift: torch.Tensor | None
 
 def sample_step(
     prob: torch.Tensor, uniform: torch.Tensor, mask: torch.Tensor, memory: torch.Tensor | None,
-    s: Sampling, prior: torch.Tensor | None = None,
+    s: Sampling,
 ) -> torch.Tensor:
     """One step's hits (B, V) as 0/1 floats: kit mask before sampling, at most max_hits."""
     if memory is not None and s.consistency > 0:
         prob = (1.0 - s.consistency) * prob + s.consistency * memory
-    if prior is not None and s.prior > 0:
-        prob = (1.0 - s.prior) * prob + s.prior * prior
     prob = prob * mask
     hits = (uniform < prob).float()
     if s.max_hits < prob.shape[-1]:

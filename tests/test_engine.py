@@ -87,17 +87,22 @@ def test_cuda_gives_the_cpu_drums(tiny_model, band_song) -> None:  # noqa: ANN00
     assert (cpu != gpu).mean() < 1e-3  # float tolerance may flip a hit balanced on its threshold
 
 
-def test_seed_groove_brings_the_drummer_in_and_prior_one_is_the_groove(tiny_model, band_song) -> None:  # noqa: ANN001
+def test_seed_groove_stands_in_for_a_bar_the_drummer_did_not_play(tiny_model, band_song) -> None:  # noqa: ANN001
     from livedrum.groove import seed_groove
 
     net, _ = load_model(tiny_model)
-    song = load_song(band_song)
-    grid = song_grid(song)
-    windows = perform(grid, Engine(net, Sampling(complexity=0.0, bias=-6.0, groove="rock", prior=1.0), seed=1))
-    S = grid.band.shape[0] // grid.n_beats
-    assert not windows[0].hits.any()  # nothing heard yet: no groove before the band plays
-    for b in range(1, grid.n_beats):
-        expected = seed_groove("rock", grid.position[b * S : (b + 1) * S]) > 0.5
-        assert np.array_equal(windows[b].hits, expected), b
-    silent = perform(grid, Engine(net, Sampling(complexity=0.0, bias=-6.0), seed=1))
-    assert not any(w.hits.any() for w in silent)  # the same model without a seed groove stays out
+    grid = song_grid(load_song(band_song))
+    S, Fb = grid.band.shape[0] // grid.n_beats, net.cfg.band_features
+    quiet = Sampling(complexity=0.0, bias=-30.0)  # a drummer that never hits
+    for groove in ("rock", "none"):
+        engine = Engine(net, quiet.with_(groove=groove), seed=1)
+        before = engine.last_bar(grid.position[:S], 4)
+        assert not before[:, Fb:].any()  # nothing heard yet: no groove before the band plays
+        engine.play(grid.position[:S], 4)
+        engine.hear(grid.band[:S], grid.position[:S])
+        lag = engine.last_bar(grid.position[S : 2 * S], 4)
+        if groove == "rock":
+            assert np.array_equal(lag[:, Fb:-1], seed_groove("rock", grid.position[S : 2 * S]))
+            assert (lag[:, -1] == 1).all()
+        else:
+            assert not lag[:, Fb:].any()

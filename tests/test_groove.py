@@ -40,5 +40,3 @@ def test_none_and_unknown() -> None:
         seed_groove("polka", position)
     with pytest.raises(ValueError, match="unknown seed groove"):
         Sampling(groove="polka")
-    with pytest.raises(ValueError, match="prior"):
-        Sampling(prior=1.5)
