@@ -148,3 +148,17 @@ def test_accompany_and_eval_take_a_thesis_model(tmp_path, band_song) -> None:  #
     drums = load_song(out).drums
     assert not set(drums.pitch.tolist()) & set(KIT_PIECES["hihat"])
     assert main(["eval", str(band_song), "--model", str(model), "--json", str(tmp_path / "e.json")]) == 0
+
+
+def test_livedrum_train_model_thesis(tmp_path) -> None:  # noqa: ANN001
+    from livedrum.cli import main
+    from livedrum.thesis import ThesisDrummer
+
+    from .conftest import write_band_song
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(12):
+        write_band_song(corpus / f"s{i}.mid", bars=8, seed=i)
+    assert main(["train", str(corpus), "--model", "thesis", "--out", str(tmp_path / "run"), "--epochs", "1"]) == 0
+    assert ThesisDrummer.load(tmp_path / "run" / "best.pt").config.hidden == 512  # the thesis' size
