@@ -43,14 +43,19 @@ class Batch:
 
 
 def bar_lengths(arrays: SongArrays) -> np.ndarray:
+    """Beats in the bar of each beat of a song's arrays."""
+    return bar_lengths_of(arrays.bar, arrays.beat_in_bar)
+
+
+def bar_lengths_of(bar: np.ndarray, beat_in_bar: np.ndarray) -> np.ndarray:
     """Beats in the bar of each beat; the song's last, unfinished bar takes the previous bar's length."""
-    length = np.zeros(arrays.n_beats, dtype=np.int64)
-    bars = np.unique(arrays.bar)
-    for bar in bars:
-        sel = arrays.bar == bar
-        length[sel] = arrays.beat_in_bar[sel].max() + 1
+    length = np.zeros(len(bar), dtype=np.int64)
+    bars = np.unique(bar)
+    for b in bars:
+        sel = bar == b
+        length[sel] = beat_in_bar[sel].max() + 1
     if len(bars) > 1:
-        last, before = arrays.bar == bars[-1], arrays.bar == bars[-2]
+        last, before = bar == bars[-1], bar == bars[-2]
         length[last] = max(length[last][0], length[before][0])
     return length
 

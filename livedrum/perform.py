@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from livedrum.batches import bar_lengths
+from livedrum.batches import bar_lengths_of
 from livedrum.engine import DrumWindow, Engine
-from livedrum.features import SongArrays, band_features, positions_for
+from livedrum.features import band_features, positions_for
 from livedrum.grid import STEPS_PER_BEAT
 from livedrum.model import DrumNet
 from livedrum.sampler import Sampling
@@ -36,8 +36,7 @@ def song_grid(song: Song) -> SongGrid:
     n_beats = max(1, int(np.ceil(song.length_beats)))
     position, bar, beat_in_bar = positions_for(n_beats, song.time_signatures)
     band = band_features(song.band, n_beats * STEPS_PER_BEAT)
-    arrays = SongArrays(band, position, np.zeros(0), np.zeros(0), np.zeros(0), bar, beat_in_bar)
-    return SongGrid(band, position, bar_lengths(arrays))
+    return SongGrid(band, position, bar_lengths_of(bar, beat_in_bar))
 
 
 def perform(grid: SongGrid, engine: Engine) -> list[DrumWindow]:
