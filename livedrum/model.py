@@ -36,6 +36,7 @@ class ModelConfig:
     dropout: float = 0.2
     feedback_dropout: float = 0.3  # training only: hide the previous step's drums this often
     lag_dropout: float = 0.3  # training only: hide what the drummer played one bar earlier this often
+    lag_seed: float = 0.0  # training only: show the seed groove as the last bar this often (learn to adapt it)
 
     @property
     def enc_input(self) -> int:
@@ -53,6 +54,23 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def rock_groove(position: torch.Tensor) -> torch.Tensor:
+    """The `rock` seed groove of groove.py for (..., P) position features, as (..., V) hits."""
+    from livedrum.groove import HAT, KICK, SNARE
+
+    S = STEPS_PER_BEAT
+    step = position[..., :S].argmax(-1)
+    beat = position[..., S : S + 4].argmax(-1)
+    three = position[..., S + 9] > 0.5
+    out = torch.zeros(*position.shape[:-1], N_VOICES, device=position.device)
+    out[..., HAT] = ((step == 0) | (step == S // 2)).float()
+    on_beat = (step == 0).float()
+    kick = ((beat == 0) | ((beat == 2) & ~three)).float()
+    out[..., KICK] = on_beat * kick
+    out[..., SNARE] = on_beat * (1 - kick)
+    return out
 
 
 class Encoder(nn.Module):
@@ -148,6 +166,10 @@ class DrumNet(nn.Module):
             Fb = self.cfg.band_features
             keep = (torch.rand(B, L // S, 1, 1, device=band.device) >= self.cfg.lag_dropout).float()
             drums = (lag[..., Fb:].view(B, L // S, S, -1) * keep).view(B, L, -1)
+            if self.cfg.lag_seed > 0:  # others see the plain seed groove instead, as at the start of a song
+                seed = torch.rand(B, L // S, 1, 1, device=band.device) < self.cfg.lag_seed
+                plain = torch.cat([rock_groove(position), torch.ones_like(drums[..., :1])], dim=-1)
+                drums = torch.where(seed, plain.view(B, L // S, S, -1), drums.view(B, L // S, S, -1)).view(B, L, -1)
             lag = torch.cat([lag[..., :Fb], drums], dim=-1)
         final, before = self.encode_windows(band, position, state)
         dec_in = torch.cat([prev_hits, position, lag], dim=-1).view(B, L // S, S, -1)

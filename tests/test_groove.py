@@ -40,3 +40,14 @@ def test_none_and_unknown() -> None:
         seed_groove("polka", position)
     with pytest.raises(ValueError, match="unknown seed groove"):
         Sampling(groove="polka")
+
+
+def test_the_models_rock_groove_matches_the_engines() -> None:
+    import torch
+
+    from livedrum.model import rock_groove
+
+    for sig in (TimeSignature(0.0, 4, 4), TimeSignature(0.0, 3, 4), TimeSignature(0.0, 6, 8)):
+        position, _, _ = positions_for(12, [sig])
+        expected = np.concatenate([seed_groove("rock", position[b * S : (b + 1) * S]) for b in range(12)])
+        assert np.array_equal(rock_groove(torch.from_numpy(position)).numpy(), expected)
