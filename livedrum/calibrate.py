@@ -12,10 +12,9 @@ from livedrum.engine import Engine
 from livedrum.grid import STEPS_PER_BEAT
 from livedrum.metrics import CLASS_NAMES, hit_f1
 from livedrum.model import DrumNet
-from livedrum.perform import SongGrid, perform, windows_to_notes
+from livedrum.perform import SongGrid, grid_to_notes, perform, windows_to_notes
 from livedrum.sampler import Sampling
 from livedrum.song import Notes
-from livedrum.vocab import DRUM_NOTES
 
 # (complexity, bias) pairs: a low complexity decides nearly by threshold, so it needs a larger bias
 GRID = ((0.0, 2.0), (0.0, 2.5), (0.0, 3.0), (0.0, 3.5), (0.3, 1.0), (0.3, 1.5), (0.3, 2.0),
@@ -35,13 +34,7 @@ class Trial:
 
 def real_drums(song: TrainSong) -> Notes:
     """The real drummer's hits back from the grid arrays, offsets included."""
-    a = song.arrays
-    steps, voices = np.nonzero(a.hits)
-    start = (steps + a.offset[steps, voices]) / STEPS_PER_BEAT
-    pitch = [DRUM_NOTES[v] for v in voices]
-    vel = np.clip(np.rint(a.velocity[steps, voices] * 127), 1, 127)
-    n = len(steps)
-    return Notes.from_lists(start, start + 0.1, pitch, vel, [9] * n, [0] * n)
+    return grid_to_notes(song.arrays.hits, song.arrays.velocity, song.arrays.offset)
 
 
 def grid_of(song: TrainSong) -> SongGrid:

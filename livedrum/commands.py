@@ -74,12 +74,10 @@ def without_pieces(drummer, kit_off: frozenset[str]):  # noqa: ANN001, ANN201
     cannot mask before sampling, like the thesis baseline)."""
     import numpy as np
 
-    from livedrum.vocab import voice_of
+    from livedrum.vocab import kit_mask, voice_of
 
     if not kit_off:
         return drummer
-    from livedrum.vocab import kit_mask
-
     mask = kit_mask(kit_off)
 
     def play(song):  # noqa: ANN001, ANN202

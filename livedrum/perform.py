@@ -50,19 +50,25 @@ def perform(grid: SongGrid, engine: Engine) -> list[DrumWindow]:
     return windows
 
 
+def grid_to_notes(hits: np.ndarray, velocity: np.ndarray, offset: np.ndarray, first_step: int = 0) -> Notes:
+    """Hits on the step grid (T, V), with velocity 0..1 and offset in steps, as drum notes in beats
+    on channel 10; step 0 of the arrays is step `first_step` of the song."""
+    steps, voices = np.nonzero(hits)
+    start = np.maximum(0.0, (first_step + steps + offset[steps, voices].astype(np.float64)) / STEPS_PER_BEAT)
+    pitch = np.asarray(DRUM_NOTES)[voices]
+    vel = np.clip(np.rint(velocity[steps, voices].astype(np.float64) * 127), 1, 127)
+    n = len(steps)
+    return Notes.from_lists(start, start + NOTE_BEATS, pitch, vel, [9] * n, [0] * n)
+
+
 def windows_to_notes(windows: list[DrumWindow]) -> Notes:
-    """Drum hits as notes in beats (channel 10), offsets applied."""
-    S = STEPS_PER_BEAT
-    start, pitch, vel = [], [], []
-    for w in windows:
-        steps, voices = np.nonzero(w.hits)
-        for s, v in zip(steps, voices):
-            start.append(max(0.0, (w.beat * S + s + float(w.offset[s, v])) / S))
-            pitch.append(DRUM_NOTES[v])
-            vel.append(int(np.clip(round(float(w.velocity[s, v]) * 127), 1, 127)))
-    start_a = np.asarray(start, dtype=np.float64)
-    n = len(start)
-    return Notes.from_lists(start_a, start_a + NOTE_BEATS, pitch, vel, [9] * n, [0] * n)
+    """Drum hits of consecutive windows as notes in beats (channel 10), offsets applied."""
+    if not windows:
+        return Notes.empty()
+    cat = np.concatenate
+    first = windows[0].beat * STEPS_PER_BEAT
+    return grid_to_notes(cat([w.hits for w in windows]), cat([w.velocity for w in windows]),
+                         cat([w.offset for w in windows]), first)
 
 
 class ModelDrummer:
