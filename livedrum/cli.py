@@ -20,6 +20,18 @@ EXAMPLES = {
   livedrum train --out runs/big --epochs 20 --enc-hidden 256 --resume
   torchrun --nproc-per-node 2 -m livedrum train --out runs/ddp   # data-parallel
   livedrum train --model thesis --out runs/thesis  # the seed thesis' network, as a baseline""",
+    "run": """examples:
+  livedrum run                                    # every input port, virtual output port "livedrum"
+  livedrum run --in keys --in bass --bpm 96 --record gig.mid
+  livedrum run --backend jack --connect fluidsynth --mode lead --bpm 128
+  livedrum run --clock tap --tap-cc 64 --swing 0.5""",
+    "demo": """examples:
+  livedrum demo                                   # the bundled band part, live, into demo-with-drums.mid
+  livedrum demo --bars 8 --complexity 0.8 -o busy.mid
+  livedrum demo --band my-band.mid --no-port""",
+    "ports": """examples:
+  livedrum ports
+  livedrum ports --backend jack""",
     "eval": """examples:
   livedrum eval                                   # validation songs of the shared corpora
   livedrum eval my-songs/ --split all --json --plot eval.png
@@ -51,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from livedrum.commands import add_accompany, add_eval, add_train
+    from livedrum.live.cli import add_demo, add_ports, add_run
 
     parser = argparse.ArgumentParser(
         prog="livedrum", description="An AI drummer that plays with your band.",
@@ -58,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"livedrum {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for name, add in (("accompany", add_accompany), ("train", add_train), ("eval", add_eval)):
+    commands = (("run", add_run), ("demo", add_demo), ("ports", add_ports), ("accompany", add_accompany),
+                ("train", add_train), ("eval", add_eval))
+    for name, add in commands:
         add(sub, EXAMPLES[name])
     return parser
 

@@ -40,6 +40,7 @@ class Engine:
         self.device = torch.device(device)
         self.sampling = sampling
         self.seed = seed
+        self.lead = False  # leading (not following): come in with the seed groove even before the band
         self.reset()
 
     def reset(self) -> None:
@@ -69,7 +70,7 @@ class Engine:
         band = _lagged(self.band_history, lag, S)
         drums = _lagged(self.drum_history, lag, S)
         known = float(self.drum_history[-lag:].any())
-        band_on = self.band_history[-S:, : 2 * N_REGISTERS].any()  # onsets or sounding notes
+        band_on = self.lead or self.band_history[-S:, : 2 * N_REGISTERS].any()  # onsets or sounding notes
         seed = seed_groove(self.sampling.groove, position) if band_on else None
         if seed is not None and not drums.any():
             drums, known = seed, 1.0

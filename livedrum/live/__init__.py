@@ -1,0 +1,1 @@
+"""The live drummer: listen to a band over MIDI and play drums with it in real time."""

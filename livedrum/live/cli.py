@@ -1,0 +1,194 @@
+"""The live subcommands: `livedrum run` (the daemon), `livedrum demo`, `livedrum ports`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+DEMO_BAND = Path(__file__).resolve().parent.parent / "data" / "demo-band.mid"
+
+
+def _parser(sub: argparse._SubParsersAction, name: str, help_: str, epilog: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help_, description=help_, epilog=epilog,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _backend_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default=None, choices=("alsa", "jack", "coremidi", "windows"),
+                   help="MIDI system (default: the platform's usual one)")
+
+
+def _feel_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--swing", type=float, default=0.0, help="0 straight .. 1 triplet swing")
+    p.add_argument("--intensity", type=float, default=0.5, help="0 soft .. 1 loud (0.5: as the model plays)")
+    p.add_argument("--record", default=None, metavar="FILE.mid",
+                   help="band in and drums out, written while playing")
+    p.add_argument("--log", default=None, metavar="FILE.jsonl", help="structured log, one JSON object per line")
+    p.add_argument("--quiet", action="store_true", help="no live view, only errors")
+
+
+# ---- ports -------------------------------------------------------------------------------
+
+def add_ports(sub: argparse._SubParsersAction, epilog: str) -> None:
+    p = _parser(sub, "ports", "list the MIDI input and output ports", epilog)
+    _backend_option(p)
+    p.set_defaults(func=run_ports)
+
+
+def run_ports(args: argparse.Namespace) -> int:
+    from livedrum.live.ports import describe, list_ports, midi_backend
+
+    print(describe(list_ports(midi_backend(args.backend))))
+    return 0
+
+
+# ---- run ---------------------------------------------------------------------------------
+
+def add_run(sub: argparse._SubParsersAction, epilog: str) -> None:
+    from livedrum.commands import _model_options
+
+    p = _parser(sub, "run", "play live: listen to MIDI input ports, drum to a MIDI output port", epilog)
+    p.add_argument("--in", dest="inputs", action="append", default=[], metavar="PORT",
+                   help="input ports whose name contains this (repeatable; default: every input)")
+    p.add_argument("--out", default="livedrum", metavar="NAME", help="name of the virtual output port")
+    p.add_argument("--connect", default=None, metavar="PORT",
+                   help="send to an existing output port (name substring) instead of a virtual one")
+    _backend_option(p)
+    p.add_argument("--bpm", type=float, default=120.0, help="tempo (follow mode: until taps change it)")
+    p.add_argument("--clock", default="internal", choices=("internal", "tap"),
+                   help="internal: --bpm; tap: --tap-note/--tap-cc set the tempo")
+    p.add_argument("--mode", default="follow", choices=("follow", "lead"),
+                   help="follow: come in with the band, stop when it stops; lead: keep time from start")
+    p.add_argument("--beats-per-bar", type=int, default=4)
+    p.add_argument("--stop-bars", type=int, default=2, help="follow mode: silent bars before the drums stop")
+    p.add_argument("--no-ending", action="store_true", help="follow mode: no crash on the final downbeat")
+    p.add_argument("--tap-note", type=int, default=None, help="MIDI note that taps the tempo")
+    p.add_argument("--tap-cc", type=int, default=None, help="MIDI controller that taps the tempo")
+    _feel_options(p)
+    _model_options(p)
+    p.set_defaults(func=run_live)
+
+
+def make_engine(args: argparse.Namespace):  # noqa: ANN201
+    """The streaming engine the model options describe, warmed up (first calls are slow)."""
+    import numpy as np
+
+    from livedrum.commands import make_drummer
+    from livedrum.engine import Engine
+    from livedrum.features import BAND_FEATURES, POSITION_FEATURES
+    from livedrum.grid import STEPS_PER_BEAT
+    from livedrum.perform import ModelDrummer
+
+    drummer = make_drummer(args)
+    if not isinstance(drummer, ModelDrummer):
+        raise ValueError("the thesis network is an offline baseline: it cannot play live (use a livedrum model)")
+    engine = Engine(drummer.net, drummer.sampling, drummer.seed, drummer.device)
+    zeros = np.zeros((STEPS_PER_BEAT, BAND_FEATURES), np.float32)
+    pos = np.zeros((STEPS_PER_BEAT, POSITION_FEATURES), np.float32)
+    for _ in range(3):
+        engine.hear(zeros, pos)
+        engine.play(pos, 4)
+    engine.reset()
+    return engine
+
+
+def run_config(args: argparse.Namespace, bpm: float, beats_per_bar: int, mode: str):  # noqa: ANN201
+    from livedrum.live.drummer import RunConfig
+    from livedrum.live.performer import Feel
+
+    if getattr(args, "clock", "internal") == "tap" and args.tap_note is None and args.tap_cc is None:
+        raise ValueError("--clock tap needs --tap-note N or --tap-cc N")
+    for name in ("tap_note", "tap_cc"):
+        value = getattr(args, name, None)
+        if value is not None and not 0 <= value <= 127:
+            raise ValueError(f"--{name.replace('_', '-')} must be within 0..127, got {value}")
+    return RunConfig(bpm=bpm, mode=mode, beats_per_bar=beats_per_bar,
+                     stop_bars=getattr(args, "stop_bars", 2), ending=not getattr(args, "no_ending", False),
+                     feel=Feel(swing=args.swing, intensity=args.intensity),
+                     tap_note=getattr(args, "tap_note", None), tap_cc=getattr(args, "tap_cc", None))
+
+
+def run_live(args: argparse.Namespace) -> int:
+    from livedrum.live.drummer import Drummer
+    from livedrum.live.logs import EventLog
+    from livedrum.live.ports import InputHub, midi_backend, open_output
+    from livedrum.live.scheduler import Scheduler
+    from livedrum.live.session import RecordingTap, Session
+
+    t0 = time.perf_counter()
+    cfg = run_config(args, args.bpm, args.beats_per_bar, args.mode)
+    backend = midi_backend(args.backend)
+    log = EventLog(args.log, quiet=args.quiet)
+    recorder = _open_recorder(args.record, cfg.bpm)
+    engine = make_engine(args)
+    out = open_output(backend, args.out, args.connect)
+    hub = None
+    try:
+        scheduler = Scheduler(out.send, on_error=lambda line: log("error", line=line))
+        drummer = Drummer(engine, cfg, scheduler, log)
+        recording = RecordingTap(recorder, cfg.bpm, time.monotonic()) if recorder else None
+        session = Session(drummer, scheduler, log, recording)
+        hub = InputHub(backend, args.inputs or [""], session.handoff, exclude=[args.out])
+        extra = [_watch_inputs(hub, drummer, log)]
+        if sys.stdout.isatty() and not args.quiet:
+            from livedrum.live.view import LiveView
+
+            extra.append(LiveView(drummer).run())
+        target = args.connect or f"virtual port {args.out}"
+        log("ready", line=f"ready in {time.perf_counter() - t0:.1f} s: drums to {target}, {cfg.mode} mode, "
+                          f"{cfg.bpm:g} BPM (Ctrl-C to stop)", seconds=round(time.perf_counter() - t0, 3))
+        status = asyncio.run(session.run(*extra))
+        s = drummer.status()
+        log("stopped", line=f"stopped: {s.notes} notes sent, {s.late} late", notes=s.notes, late=s.late)
+        return status
+    finally:
+        if hub is not None:
+            hub.close()
+        out.close()
+        log.close()
+
+
+def _open_recorder(path: str | None, bpm: float):  # noqa: ANN202
+    if not path:
+        return None
+    from livedrum.live.recorder import Recorder
+
+    return Recorder(path, bpm)
+
+
+async def _watch_inputs(hub, drummer, log, every: float = 0.5) -> None:  # noqa: ANN001
+    """Hot-plug: pick up ports that appear, let go of ones that vanish, reconnect when they return."""
+    while True:
+        for line in hub.poll():
+            log("input", line=line)
+            if "lost" in line:  # its note-offs will never come
+                drummer.band.release_all(time.monotonic())
+        await asyncio.sleep(every)
+
+
+# ---- demo --------------------------------------------------------------------------------
+
+def add_demo(sub: argparse._SubParsersAction, epilog: str) -> None:
+    from livedrum.commands import _model_options
+
+    p = _parser(sub, "demo", "hear the drummer with no MIDI gear: a bundled band part, played live", epilog)
+    p.add_argument("--band", default=None, metavar="FILE.mid", help="band part to play (default: the bundled one)")
+    p.add_argument("-o", "--output", default="demo-with-drums.mid", metavar="OUT.mid",
+                   help="the band and the drums, written while playing")
+    p.add_argument("--bars", type=int, default=0, help="play only this many bars (0: all)")
+    p.add_argument("--out", default="livedrum", metavar="NAME",
+                   help="also send band and drums to this virtual MIDI port, when MIDI ports exist")
+    p.add_argument("--no-port", action="store_true", help="no MIDI port: screen and file only")
+    _backend_option(p)
+    _feel_options(p)
+    _model_options(p)
+    p.set_defaults(func=run_demo, record=None)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from livedrum.live.demo import play_demo
+
+    return play_demo(args, DEMO_BAND)

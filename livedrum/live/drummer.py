@@ -1,0 +1,248 @@
+"""The live drummer: band events in, drums planned on the scheduler, in musical time.
+
+Each beat window b is decided half a step before it starts, when the band's window b-1 is
+complete as far as the grid can tell (a later onset rounds onto window b's first step): the
+engine hears window b-1, plays window b, and the scheduler gets its notes. Follow mode comes in
+on the beat after the band's first note and stops after some silent bars; lead mode keeps time
+from start to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import mido
+import numpy as np
+
+from livedrum.engine import Engine
+from livedrum.features import position_features
+from livedrum.grid import STEPS_PER_BEAT
+from livedrum.live.clock import BeatClock, TapTempo, check_bpm
+from livedrum.live.listener import LiveBand
+from livedrum.live.performer import DRUM_CHANNEL, DrumNote, Feel, window_notes
+from livedrum.live.scheduler import Scheduler
+
+DECIDE_AHEAD_BEATS = 0.5 / STEPS_PER_BEAT  # decide window b this long before it starts
+DROP_LATE_SECONDS = 0.010  # a note whose time passed longer ago than this is not sent at all
+ENDING_NOTES = ((49, 110), (36, 110))  # crash and kick on the downbeat after the band stops
+MODES = ("follow", "lead")
+
+Log = Callable[..., None]
+
+
+@dataclass
+class RunConfig:
+    """How the live drummer plays; the musical part of `livedrum run`'s options."""
+
+    bpm: float = 120.0
+    mode: str = "follow"
+    beats_per_bar: int = 4
+    stop_bars: int = 2  # follow mode: stop after this many bars without a band onset
+    ending: bool = True  # follow mode: a crash and kick on the downbeat after the band stops
+    feel: Feel = field(default_factory=Feel)
+    tap_note: int | None = None  # a note (any channel) that taps the tempo instead of playing
+    tap_cc: int | None = None  # a controller that taps the tempo (values above 0)
+    lead_in: float = 0.25  # lead mode: seconds from start to the first beat
+
+    def __post_init__(self) -> None:
+        check_bpm(self.bpm)
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be follow or lead, got {self.mode!r}")
+        if not 2 <= self.beats_per_bar <= 12:
+            raise ValueError(f"beats per bar must be within 2..12, got {self.beats_per_bar}")
+        if self.stop_bars < 1:
+            raise ValueError(f"stop bars must be at least 1, got {self.stop_bars}")
+
+
+@dataclass
+class Status:
+    """A snapshot a musician can read at a glance."""
+
+    state: str  # waiting, playing
+    mode: str
+    bpm: float
+    bar: int  # 1-based, 0 before the first bar
+    beat: int  # 1-based beat in bar
+    complexity: float
+    notes: int
+    late: int
+    dropped_input: int
+    songs: int
+    last_window: np.ndarray | None = None  # (S, V) hits of the last decided window
+
+
+class Drummer:
+    """One live drummer: its clock, what it heard, its engine, and where its notes go."""
+
+    def __init__(self, engine: Engine, cfg: RunConfig, scheduler: Scheduler,
+                 log: Log | None = None, clock_source: Callable[[], float] = time.monotonic) -> None:
+        self.engine = engine
+        self.cfg = cfg
+        self.scheduler = scheduler
+        self.log: Log = log or (lambda event, **fields: None)
+        self.now = clock_source
+        self.band = LiveBand()
+        self.taps = TapTempo()
+        self.clock: BeatClock | None = None
+        self.playing = False
+        self.next_beat = 0
+        self.songs = 0
+        self.dropped_input = 0
+        self.on_band: list[Callable[[float, mido.Message], None]] = []  # recorder, view
+        self.on_tempo: list[Callable[[float, float], None]] = []  # (time, bpm)
+        self.on_window: list[Callable[[int, np.ndarray], None]] = []  # (beat, (S, V) hits): the view
+        self.last_window: np.ndarray | None = None
+        self._wake = asyncio.Event()
+        engine.lead = cfg.mode == "lead"
+        if cfg.mode == "lead":
+            self.start(self.now() + cfg.lead_in, play_first=False)
+
+    # ---- input ------------------------------------------------------------------------------
+
+    def hear(self, t: float, message: mido.Message) -> None:
+        """One message from the band, heard at time t (called on the event loop)."""
+        if self._is_tap(message):
+            self.tap(t)
+            return
+        for listener in self.on_band:
+            listener(t, message)
+        is_onset = message.type == "note_on" and message.velocity > 0 and message.channel != DRUM_CHANNEL
+        if is_onset and not self.playing and self.cfg.mode == "follow":
+            self.start(t, play_first=True)
+        self.band.add(t, message)
+
+    def _is_tap(self, m: mido.Message) -> bool:
+        c = self.cfg
+        if c.tap_note is not None and m.type == "note_on" and m.note == c.tap_note:
+            return True
+        return c.tap_cc is not None and m.type == "control_change" and m.control == c.tap_cc
+
+    def tap(self, t: float) -> None:
+        if isinstance(t, float) and (bpm := self.taps.tap(t)) is not None:
+            self.set_tempo(bpm)
+
+    def set_tempo(self, bpm: float) -> None:
+        """New tempo from the next undecided beat on; ValueError outside 30..300 BPM."""
+        bpm = check_bpm(bpm)
+        self.cfg = replace(self.cfg, bpm=bpm)
+        if self.clock is not None:
+            self.clock.set_tempo(bpm, self.next_beat)
+        for listener in self.on_tempo:
+            listener(self.now(), bpm)
+        self.log("tempo", bpm=round(bpm, 2))
+        self._wake.set()
+
+    # ---- transport ---------------------------------------------------------------------------
+
+    def start(self, t0: float, play_first: bool) -> None:
+        """Beat 0 at t0. Following a band that has already started, window 0 is decided at once
+        (as offline, so that the engine's state matches it) but not played: the drums come in on
+        the next beat."""
+        self.clock = BeatClock(t0, self.cfg.bpm)
+        self.engine.reset()
+        self.band.reset()
+        self.playing = True
+        self.songs += 1
+        self.next_beat = 0
+        self.log("start", line=f"playing: {self.cfg.mode} mode, {self.cfg.bpm:g} BPM", mode=self.cfg.mode,
+                 bpm=self.cfg.bpm)
+        if play_first:
+            self.decide(0, send=False)
+            self.next_beat = 1
+        self._wake.set()
+
+    def stop(self, ending: bool = False) -> None:
+        """The song is over: an optional ending hit on the next beat, then wait for the band."""
+        if not self.playing:
+            return
+        if ending and self.clock is not None:
+            at = self.clock.time_of(self.next_beat)
+            off = self.clock.time_of(self.next_beat + 0.5)
+            for note, velocity in ENDING_NOTES:
+                self.scheduler.plan_note(at, off, DRUM_CHANNEL, note, velocity)
+        self.playing = False
+        bar = self.next_beat // self.cfg.beats_per_bar + 1
+        self.log("stop", line=f"the band stopped: drums out at bar {bar}, waiting", bar=bar, ending=ending)
+        self._wake.set()
+
+    # ---- the beat loop ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Decide each window just before it starts, forever (cancel to stop)."""
+        while True:
+            if not self.playing or self.clock is None:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            b = self.next_beat
+            delay = self.clock.time_of(b - DECIDE_AHEAD_BEATS) - self.now()
+            if delay > 0:
+                self._wake.clear()
+                try:  # a tempo change or a stop re-plans the wait
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                    continue
+                except asyncio.TimeoutError:
+                    pass
+            await asyncio.sleep(0)  # let band messages already handed over reach `hear`
+            if self.playing and self.next_beat == b:
+                self.step(b)
+
+    def step(self, b: int) -> None:
+        """Window b: hear b-1, stop if the band has gone quiet long enough, else play b."""
+        clock = self.clock
+        assert clock is not None
+        bpb = self.cfg.beats_per_bar
+        if b > 0:
+            self.engine.hear(self.band.window(clock, b - 1), self.positions(b - 1))
+        self.next_beat = b + 1
+        if self.cfg.mode == "follow" and b % bpb == 0 and self._band_silent(b):
+            self.next_beat = b
+            self.stop(ending=self.cfg.ending)
+            return
+        self.decide(b)
+        self.band.forget(self.now())
+
+    def _band_silent(self, b: int) -> bool:
+        last = self.band.last_onset
+        if last is None or self.clock is None:
+            return True
+        return b - self.clock.beat_at(last) >= self.cfg.stop_bars * self.cfg.beats_per_bar
+
+    def decide(self, b: int, send: bool = True) -> None:
+        window = self.engine.play(self.positions(b), self.cfg.beats_per_bar)
+        self.last_window = window.hits
+        if send:
+            self.plan(window_notes(window, self.cfg.feel))
+        for listener in self.on_window:
+            listener(b, window.hits)
+
+    def plan(self, notes: list[DrumNote]) -> None:
+        clock = self.clock
+        assert clock is not None
+        cutoff = self.now() - DROP_LATE_SECONDS
+        for n in notes:
+            on = clock.time_of(n.start)
+            if on < cutoff:
+                self.scheduler.stats.late += 1
+                continue
+            self.scheduler.plan_note(on, clock.time_of(n.end), DRUM_CHANNEL, n.note, n.velocity)
+
+    def positions(self, b: int) -> np.ndarray:
+        bpb = self.cfg.beats_per_bar
+        return position_features(np.array([b % bpb]), np.array([bpb]), np.array([b // bpb]))
+
+    def status(self) -> Status:
+        bpb = self.cfg.beats_per_bar
+        bar = beat = 0
+        if self.playing and self.clock is not None:
+            now_beat = max(0, int(np.floor(self.clock.beat_at(self.now()))))
+            bar, beat = now_beat // bpb + 1, now_beat % bpb + 1
+        stats = self.scheduler.stats
+        return Status(
+            state="playing" if self.playing else "waiting", mode=self.cfg.mode, bpm=self.cfg.bpm, bar=bar,
+            beat=beat, complexity=self.engine.sampling.complexity, notes=stats.notes, late=stats.late,
+            dropped_input=self.dropped_input, songs=self.songs, last_window=self.last_window,
+        )
