@@ -10,6 +10,8 @@ from pathlib import Path
 
 from livedrum import __version__
 
+STARTED = time.perf_counter()  # before the heavy imports: `livedrum run` reports its time to ready from here
+
 EXAMPLES = {
     "accompany": """examples:
   livedrum accompany song.mid -o song-drums.mid

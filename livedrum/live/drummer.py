@@ -97,8 +97,6 @@ class Drummer:
         self.last_window: np.ndarray | None = None
         self._wake = asyncio.Event()
         engine.lead = cfg.mode == "lead"
-        if cfg.mode == "lead":
-            self.start(self.now() + cfg.lead_in, play_first=False)
 
     # ---- input ------------------------------------------------------------------------------
 
@@ -148,7 +146,7 @@ class Drummer:
         self.songs += 1
         self.next_beat = 0
         self.log("start", line=f"playing: {self.cfg.mode} mode, {self.cfg.bpm:g} BPM", mode=self.cfg.mode,
-                 bpm=self.cfg.bpm)
+                 bpm=self.cfg.bpm, origin=round(t0, 6))
         if play_first:
             self.decide(0, send=False)
             self.next_beat = 1
@@ -171,7 +169,10 @@ class Drummer:
     # ---- the beat loop ----------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Decide each window just before it starts, forever (cancel to stop)."""
+        """Decide each window just before it starts, forever (cancel to stop). Leading, the first
+        beat comes `lead_in` seconds from now unless `start` already set the clock."""
+        if self.cfg.mode == "lead" and self.clock is None:
+            self.start(self.now() + self.cfg.lead_in, play_first=False)
         while True:
             if not self.playing or self.clock is None:
                 self._wake.clear()

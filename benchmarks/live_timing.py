@@ -1,0 +1,219 @@
+"""How tight is the live drummer? Timing of sent notes through JACK, CPU, memory, start-up.
+
+Starts its own JACK server (dummy driver, 48 kHz, 64-frame periods), then measures side by side:
+- reference: a plain sender (sleep, then spin to the deadline) sending notes on a 12-step grid
+  at 120 BPM through a JACK MIDI port to a receiver;
+- livedrum: `livedrum run --backend jack` following a band part that a separate JACK client
+  plays into it at 120 BPM, with --humanize 0, so every drum note is planned on its clock's grid.
+The receiver stamps arrivals with time.monotonic() (shared by all processes on the machine).
+Error = arrival - planned time. Also: the daemon's CPU use (share of one core while playing),
+resident memory, and the time from launch to its "ready" line.
+
+    python benchmarks/live_timing.py [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import mido
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from livedrum.live.clock import BeatClock  # noqa: E402
+from livedrum.live.sources import band_messages  # noqa: E402
+from livedrum.midifile import load_song  # noqa: E402
+
+JACK = "mido.backends.rtmidi/UNIX_JACK"
+BPM = 120.0
+STEP = 60.0 / BPM / 12
+
+
+def start_jack() -> subprocess.Popen:
+    name = f"livedrum-bench-{os.getpid()}"
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "64"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    backend = mido.Backend(JACK)
+    for _ in range(100):
+        try:
+            backend.get_output_names()
+            probe = backend.open_output("probe", virtual=True, client_name="probe")
+            probe.close()
+            return proc
+        except Exception:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("jackd did not start (apt-get install jackd2)")
+
+
+class Receiver:
+    """Arrival times in a process of its own, so that the senders' spinning cannot delay them."""
+
+    def __init__(self, source: str) -> None:
+        self.out = Path(tempfile.mkdtemp()) / "arrivals.json"
+        self.proc = subprocess.Popen([sys.executable, __file__, "--receive", source, "--to", str(self.out)],
+                                     stdout=subprocess.PIPE, text=True)
+        if self.proc.stdout.readline().strip() != "listening":
+            raise SystemExit(f"the receiver could not listen to {source}")
+
+    def close(self) -> list[tuple[float, list[int]]]:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=10)
+        return json.loads(self.out.read_text())
+
+
+def receive(source: str, to: str) -> None:
+    import rtmidi
+
+    arrivals: list[tuple[float, list[int]]] = []
+    rx = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, "bench-receiver")
+    ports = rx.get_ports()
+    rx.open_port(next(i for i, n in enumerate(ports) if source in n))
+    rx.set_callback(lambda event, data=None: arrivals.append((time.monotonic(), event[0])))
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+    time.sleep(0.3)  # a new JACK connection carries messages from a later cycle on
+    print("listening", flush=True)
+    while not stop:
+        time.sleep(0.05)
+    rx.cancel_callback()
+    Path(to).write_text(json.dumps(arrivals))
+
+
+def wait_until(t: float) -> None:
+    ahead = t - time.monotonic() - 0.0015
+    if ahead > 0:
+        time.sleep(ahead)
+    while time.monotonic() < t:
+        pass
+
+
+def reference(backend: mido.Backend, seconds: float) -> np.ndarray:
+    """A plain sender: notes on the 12-step grid, hats every eighth, kick and snare on beats."""
+    out = backend.open_output("reference", virtual=True, client_name="bench-reference")
+    rx = Receiver("bench-reference")
+    t0 = time.monotonic() + 0.2
+    planned = []
+    step = 0
+    while step * STEP < seconds:
+        t = t0 + step * STEP
+        note = 36 if step % 24 == 0 else 38 if step % 12 == 0 else 42
+        wait_until(t)
+        out.send(mido.Message("note_on", channel=9, note=note, velocity=100))
+        planned.append(t)
+        wait_until(t + STEP / 2)
+        out.send(mido.Message("note_off", channel=9, note=note))
+        step += 6
+    time.sleep(0.2)
+    arrivals = [t for t, m in rx.close() if m[0] == 0x99]
+    out.close()
+    return np.array(arrivals[: len(planned)]) - np.array(planned[: len(arrivals)])
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def livedrum_run(backend: mido.Backend, seconds: float) -> dict:
+    """The daemon following a band part: note timing, CPU share while playing, memory, start-up."""
+    band = backend.open_output("band", virtual=True, client_name="bench-band")
+    log = Path(tempfile.mkdtemp()) / "run.jsonl"
+    launched = time.monotonic()
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "livedrum", "run", "--backend", "jack", "--in", "bench-band", "--bpm", str(BPM),
+         "--humanize", "0", "--log", str(log), "--stop-bars", "4"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    ready = None
+    while ready is None:
+        line = daemon.stderr.readline()
+        if not line:
+            raise SystemExit(f"livedrum run exited: {daemon.wait()}")
+        if "ready" in line:
+            ready = time.monotonic() - launched
+    time.sleep(1.0)  # the hub polls for inputs twice a second
+    rx = Receiver("livedrum:livedrum")
+    song = load_song(ROOT / "livedrum" / "data" / "demo-band.mid")
+    messages = band_messages(song)
+    clock = BeatClock(time.monotonic() + 0.5, BPM)
+    cpu0, wall0 = proc_cpu_seconds(daemon.pid), time.monotonic()
+    rss = 0.0
+    i = 0
+    while True:
+        beat, msg = messages[i % len(messages)]
+        loop = i // len(messages)
+        beat = beat + loop * (messages[-1][0] + 4)
+        if beat * 60 / BPM > seconds:
+            break
+        wait_until(clock.time_of(beat))
+        band.send(msg)
+        i += 1
+        if i % 200 == 0:
+            rss = max(rss, proc_rss_mb(daemon.pid))
+    cpu = (proc_cpu_seconds(daemon.pid) - cpu0) / (time.monotonic() - wall0)
+    rss = max(rss, proc_rss_mb(daemon.pid))
+    time.sleep(0.5)
+    daemon.terminate()
+    daemon.wait(timeout=10)
+    received = rx.close()
+    band.close()
+    start = next(json.loads(x) for x in log.read_text().splitlines() if '"start"' in x)
+    origin = float(start["origin"])
+    arrivals = np.array([t for t, m in received if m[0] == 0x99 and m[2] > 0])
+    steps = (arrivals - origin) / STEP
+    errors = (steps - np.rint(steps)) * STEP  # the nearest grid step is the planned time
+    return {"errors": errors, "cpu": cpu, "rss": rss, "ready": ready}
+
+
+def row(name: str, e: np.ndarray) -> str:
+    ms = np.abs(e) * 1000
+    return (f"{name:<22} {len(e):>6} {np.percentile(ms, 50):>8.3f} {np.percentile(ms, 99):>8.3f} "
+            f"{ms.max():>8.3f} {np.mean(e) * 1000:>+9.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--receive", help=argparse.SUPPRESS)
+    ap.add_argument("--to", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.receive:
+        return receive(args.receive, args.to)
+    jack = start_jack()
+    try:
+        backend = mido.Backend(JACK)
+        ref = reference(backend, args.seconds)
+        live = livedrum_run(backend, args.seconds)
+    finally:
+        jack.terminate()
+        jack.wait(timeout=10)
+    print(f"JACK dummy driver, 48 kHz, 64-frame periods; {BPM:g} BPM; {os.cpu_count()} CPU cores")
+    print(f"{'sender':<22} {'notes':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'mean ms':>9}")
+    print(row("reference sender", ref))
+    print(row("livedrum run", live["errors"]))
+    gap = np.percentile(np.abs(live["errors"]), 99) - np.percentile(np.abs(ref), 99)
+    print(f"p99 over the reference: {gap * 1000:+.3f} ms (goal: within 1 ms)")
+    print(f"livedrum run: CPU {live['cpu'] * 100:.2f} % of one core while playing (goal < 3 %), "
+          f"resident memory {live['rss']:.0f} MB (goal < 400), ready {live['ready']:.2f} s after launch (goal < 3)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""`livedrum run` end to end against real JACK MIDI ports: a band client plays into the daemon's
+input, a capture client records its output. Follow mode, the grid, the end of a song, SIGTERM,
+an input unplugged and plugged back, and live against offline on the same part."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+from livedrum.cli import main
+from livedrum.live.clock import BeatClock
+from livedrum.live.sources import band_messages
+from livedrum.metrics import hit_f1
+from livedrum.midifile import load_song
+from livedrum.song import Notes
+from tests.conftest import write_band_song
+from tests.live.jack_clients import band_port, capture_port
+
+BPM = 150.0
+STEP = 60.0 / BPM / 12
+
+
+class Daemon:
+    """`livedrum run` in its own process, as a musician starts it."""
+
+    def __init__(self, tmp: Path, *args: str) -> None:
+        self.log = tmp / "run.jsonl"
+        self.record = tmp / "rec.mid"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "livedrum", "run", "--backend", "jack", "--log", str(self.log),
+             "--record", str(self.record), *args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stderr.readline()
+        if "ready" not in line:
+            self.proc.kill()
+            raise AssertionError(f"livedrum run did not get ready: {line}{self.proc.stderr.read()}")
+
+    def events(self, name: str) -> list[dict]:
+        return [e for e in map(json.loads, self.log.read_text().splitlines()) if e["event"] == name]
+
+    def wait_for_event(self, name: str, timeout: float = 5.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.events(name)
+            if found:
+                return found[-1]
+            time.sleep(0.05)
+        raise AssertionError(f"no {name!r} event in {self.log.read_text()}")
+
+    def terminate(self) -> str:
+        self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=15)
+        assert self.proc.returncode == 0, err
+        assert "Traceback" not in err
+        return err
+
+
+def play(port: mido.ports.BaseOutput, messages: list[tuple[float, mido.Message]], clock: BeatClock,
+         until_beat: float = float("inf")) -> None:
+    """A band in time: each message at its beat on the clock (sleep, then spin)."""
+    for beat, message in messages:
+        if beat >= until_beat:
+            break
+        t = clock.time_of(beat)
+        if t - time.monotonic() > 0.002:
+            time.sleep(t - time.monotonic() - 0.002)
+        while time.monotonic() < t:
+            pass
+        port.send(message)
+
+
+def drum_ons(heard) -> list[tuple[float, mido.Message]]:  # noqa: ANN001
+    return [(t, m) for m, t in heard.received if m.type == "note_on" and m.velocity > 0 and m.channel == 9]
+
+
+def stuck_notes(heard) -> dict:  # noqa: ANN001
+    """Notes switched on and never off (all-notes-off, CC 123, ends everything on its channel)."""
+    sounding: Counter = Counter()
+    for m, _ in heard.received:
+        if m.type == "note_on" and m.velocity > 0:
+            sounding[(m.channel, m.note)] += 1
+        elif m.type in ("note_on", "note_off"):
+            sounding[(m.channel, m.note)] = max(0, sounding[(m.channel, m.note)] - 1)
+        elif m.type == "control_change" and m.control == 123:
+            for key in [k for k in sounding if k[0] == m.channel]:
+                sounding[key] = 0
+    return {k: v for k, v in sounding.items() if v}
+
+
+@pytest.fixture(scope="module")
+def band_file(tmp_path_factory) -> Path:  # noqa: ANN001
+    return write_band_song(tmp_path_factory.mktemp("run") / "band.mid", bars=4, bpm=BPM, drums=False, seed=5)
+
+
+def test_follows_a_band_on_the_grid_stops_with_it_and_equals_offline(jack_server, tmp_path, band_file) -> None:  # noqa: ANN001
+    with band_port("keys", client_name="band") as band:
+        daemon = Daemon(tmp_path, "--in", "band:keys", "--bpm", str(BPM), "--humanize", "0", "--stop-bars", "1")
+        try:
+            daemon.wait_for_event("input")
+            with capture_port(source="livedrum:livedrum") as heard:
+                time.sleep(0.3)
+                song = load_song(band_file)
+                play(band, band_messages(song), BeatClock(time.monotonic() + 0.2, BPM))
+                daemon.wait_for_event("stop", timeout=10)
+                time.sleep(0.5)
+                err = daemon.terminate()
+                time.sleep(0.2)
+        finally:
+            if daemon.proc.poll() is None:
+                daemon.proc.kill()
+    origin = daemon.events("start")[0]["origin"]
+    ons = drum_ons(heard)
+    assert len(ons) > 30, err
+    # on the 12-step grid of the drummer's clock (arrival times: a JACK cycle is 1.3 ms; loose for busy CI)
+    steps = np.array([(t - origin) / STEP for t, _ in ons])
+    assert np.abs(steps - np.rint(steps)).max() * STEP < 0.012
+    # they stop when the band stops: the last note is the ending crash and kick on a downbeat
+    beats = steps / 12
+    last = beats.max()
+    assert round(last) % 4 == 0 and round(last) <= 4 * 4 + 4
+    assert {m.note for (t, m), b in zip(ons, beats) if b > last - 0.1} == {36, 49}
+    # after SIGTERM: not one stuck note
+    assert stuck_notes(heard) == {}
+    # live equals offline: `livedrum accompany` on the same part, same seed
+    offline_path = tmp_path / "offline.mid"
+    assert main(["accompany", str(band_file), "-o", str(offline_path), "--humanize", "0"]) == 0
+    offline = load_song(offline_path).drums.between(1.0, 16.0)  # live comes in on beat 1
+    live_start = np.rint(steps[beats < 16.0 - 1e-6]) / 12
+    live_notes = [m.note for (t, m), b in zip(ons, beats) if b < 16.0 - 1e-6]
+    live = Notes.from_lists(live_start, live_start + 0.1, live_notes, [100] * len(live_notes),
+                            [9] * len(live_notes), [0] * len(live_notes))
+    f1 = hit_f1(offline, live)
+    assert f1["mean"] >= 0.9, f1
+    # the recording has the band and the drums
+    rec = load_song(daemon.record)
+    assert len(rec.band) > 0 and len(rec.drums) >= len(ons) - 2
+
+
+def test_sigterm_while_playing_leaves_no_stuck_note_and_a_complete_recording(jack_server, tmp_path) -> None:  # noqa: ANN001
+    daemon = Daemon(tmp_path, "--mode", "lead", "--bpm", "200", "--in", "nothing-matches-this")
+    try:
+        with capture_port(source="livedrum:livedrum") as heard:
+            time.sleep(1.6)
+            daemon.terminate()
+            time.sleep(0.2)
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+    assert len(drum_ons(heard)) > 5
+    assert any(m.type == "control_change" and m.control == 123 for m, _ in heard.received)
+    assert stuck_notes(heard) == {}
+    rec = mido.MidiFile(daemon.record)
+    ons = sum(1 for m in rec.tracks[0] if m.type == "note_on" and m.velocity > 0)
+    offs = sum(1 for m in rec.tracks[0] if m.type == "note_off" or (m.type == "note_on" and m.velocity == 0))
+    assert ons >= len(drum_ons(heard)) - 1 and ons == offs
+
+
+def test_an_input_unplugged_and_plugged_back_is_reconnected_while_the_drums_play(jack_server, tmp_path) -> None:  # noqa: ANN001
+    daemon = Daemon(tmp_path, "--mode", "lead", "--bpm", "160", "--in", "band:keys")
+    chord = [mido.Message("note_on", channel=0, note=n, velocity=90) for n in (48, 55, 64)]
+    try:
+        with capture_port(source="livedrum:livedrum") as heard:
+            with band_port("keys", client_name="band") as band:
+                daemon.wait_for_event("input")
+                time.sleep(0.2)
+                for m in chord:
+                    band.send(m)
+            # unplugged: the daemon says so and keeps playing
+            deadline = time.monotonic() + 5
+            while not any("lost" in e["line"] for e in daemon.events("input")) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            before = len(drum_ons(heard))
+            time.sleep(0.8)
+            assert len(drum_ons(heard)) > before
+            with band_port("keys", client_name="band") as band:
+                deadline = time.monotonic() + 5
+                while not any("reconnected" in e["line"] for e in daemon.events("input")):
+                    assert time.monotonic() < deadline, daemon.log.read_text()
+                    time.sleep(0.05)
+                time.sleep(0.2)
+                for m in chord:
+                    band.send(m.copy(note=m.note + 2))
+                time.sleep(0.5)
+            daemon.terminate()
+            time.sleep(0.2)
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+    lines = [e["line"] for e in daemon.events("input")]
+    assert any("lost" in x for x in lines) and any("reconnected" in x for x in lines)
+    band_notes = sorted(int(p) for p in load_song(daemon.record).band.pitch)
+    assert {48, 55, 64} <= set(band_notes) and {50, 57, 66} <= set(band_notes)  # heard before and after
+    assert stuck_notes(heard) == {}
