@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import mido
 
-SPIN_SECONDS = 0.0015  # wake this early from the asyncio sleep, then spin
+SPIN_SECONDS = 0.0015  # wake this early from the asyncio sleep, then spin (note-ons only)
 LATE_SECONDS = 0.001  # a message sent later than this after its planned time counts as late
 
 
@@ -28,6 +28,7 @@ class Planned:
     seq: int
     message: mido.Message = field(compare=False)
     cancelled: bool = field(default=False, compare=False)
+    precise: bool = field(default=True, compare=False)  # a note-off may come a millisecond late: no spin
 
 
 @dataclass
@@ -60,8 +61,8 @@ class Scheduler:
         self.stats = SendStats()
         self._failing = False
 
-    def plan(self, t: float, message: mido.Message) -> Planned:
-        entry = Planned(t, next(self._seq), message)
+    def plan(self, t: float, message: mido.Message, precise: bool = True) -> Planned:
+        entry = Planned(t, next(self._seq), message, precise=precise)
         heapq.heappush(self._heap, entry)
         if self._heap[0] is entry:
             self._wake.set()
@@ -75,7 +76,9 @@ class Scheduler:
             prev.cancelled = True
             self.plan(on, mido.Message("note_off", channel=channel, note=note, velocity=0))
         self.plan(on, mido.Message("note_on", channel=channel, note=note, velocity=velocity))
-        self._pending_off[key] = self.plan(max(off, on), mido.Message("note_off", channel=channel, note=note))
+        # drums are one-shots: the note-off's exact time is inaudible, so it is sent without a spin
+        self._pending_off[key] = self.plan(max(off, on), mido.Message("note_off", channel=channel, note=note),
+                                           precise=False)
 
     @property
     def pending(self) -> int:
@@ -94,7 +97,8 @@ class Scheduler:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            ahead = t - time.monotonic() - SPIN_SECONDS
+            spin = SPIN_SECONDS if self._heap[0].precise else 0.0
+            ahead = t - time.monotonic() - spin
             if ahead > 0:
                 self._wake.clear()
                 try:  # an earlier message planned meanwhile wakes us
@@ -127,7 +131,7 @@ class Scheduler:
         stats = self.stats
         stats.messages += 1
         stats.lateness.append(lateness)
-        if lateness > LATE_SECONDS:
+        if lateness > LATE_SECONDS and message.type == "note_on":
             stats.late += 1
         if message.type == "note_on" and message.velocity > 0:
             stats.notes += 1
