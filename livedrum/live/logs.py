@@ -19,10 +19,16 @@ SHOWN = {"input", "output", "error", "start", "stop", "ready", "recording", "war
 class EventLog:
     """Call it as `log("event", key=value, ...)`."""
 
-    def __init__(self, path: str | Path | None = None, human: IO[str] | None = sys.stderr,
+    def __init__(self, path: str | Path | None = None, human: IO[str] | None = None,
                  quiet: bool = False) -> None:
-        self._file = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
-        self._human = None if quiet else human
+        """`human`: where people read the short lines (default: sys.stderr as it is when a line is
+        written, so that a live view that redirects stderr shows them above itself)."""
+        try:
+            self._file = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
+        except OSError as exc:
+            raise OSError(f"cannot write the log {path}: {exc.strerror or exc}") from exc
+        self._quiet = quiet
+        self._human = human
         self.errors = 0
 
     def __call__(self, event: str, **fields: object) -> None:
@@ -35,7 +41,7 @@ class EventLog:
                 self._file.flush()
             except (OSError, ValueError):
                 pass
-        if self._human is not None and event in SHOWN:
+        if not self._quiet and event in SHOWN:
             detail = fields.get("line") or " ".join(f"{k}={v}" for k, v in fields.items())
             if event in ("error", "warning"):
                 text = f"livedrum: {event}: {detail}"
@@ -44,7 +50,7 @@ class EventLog:
             else:
                 text = f"livedrum: {event} {detail}".rstrip()
             try:
-                print(text, file=self._human, flush=True)
+                print(text, file=self._human or sys.stderr, flush=True)
             except (OSError, ValueError):
                 pass
 

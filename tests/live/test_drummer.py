@@ -86,3 +86,19 @@ def test_same_seed_same_drums(short_song) -> None:  # noqa: ANN001
     assert len(first) >= 12
     assert first == drums(3)  # what is decided does not depend on how busy the machine is
     assert first != drums(4)
+
+
+def test_tap_notes_set_the_tempo_and_are_not_band_notes() -> None:
+    import mido
+
+    from livedrum.live.drummer import Drummer
+    from livedrum.live.scheduler import Scheduler
+
+    drummer = Drummer(shipped_engine(), RunConfig(bpm=120.0, tap_note=60), Scheduler(lambda m: None))
+    tap = mido.Message("note_on", channel=0, note=60, velocity=100)
+    for i in range(4):
+        drummer.hear(10.0 + 0.4 * i, tap)  # 150 BPM
+    assert drummer.cfg.bpm == pytest.approx(150.0)
+    assert not drummer.playing and drummer.band.last_onset is None  # taps do not start the song
+    drummer.hear(12.0, mido.Message("note_on", channel=0, note=64, velocity=100))
+    assert drummer.playing and drummer.clock.bpm == pytest.approx(150.0)

@@ -200,3 +200,28 @@ def test_an_input_unplugged_and_plugged_back_is_reconnected_while_the_drums_play
     band_notes = sorted(int(p) for p in load_song(daemon.record).band.pitch)
     assert {48, 55, 64} <= set(band_notes) and {50, 57, 66} <= set(band_notes)  # heard before and after
     assert stuck_notes(heard) == {}
+
+
+def test_kill_9_loses_at_most_the_last_beat_of_the_recording(jack_server, tmp_path) -> None:  # noqa: ANN001
+    daemon = Daemon(tmp_path, "--mode", "lead", "--bpm", "180", "--in", "nothing-matches-this")
+    try:
+        with capture_port(source="livedrum:livedrum") as heard:
+            time.sleep(2.5)
+            daemon.proc.kill()  # SIGKILL: no finally runs, no panic, no last flush
+            daemon.proc.wait(timeout=10)
+            time.sleep(0.2)
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+    sent = drum_ons(heard)
+    rec = load_song(daemon.record)  # still a readable MIDI file
+    beat = 60.0 / 180
+    flushed_until = sent[-1][0] - 2 * beat  # at most about the last beat (plus one flush period) is lost
+    assert len(rec.drums) >= sum(1 for t, _ in sent if t < flushed_until) > 5
+
+
+def test_ports_lists_the_jack_ports(jack_server) -> None:  # noqa: ANN001
+    with band_port("keys", client_name="band"):
+        proc = subprocess.run([sys.executable, "-m", "livedrum", "ports", "--backend", "jack"],
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "band:keys" in proc.stdout, proc.stderr
