@@ -22,11 +22,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
 LEXML_VERSION = "3"
 DEFAULT_TOML = Path(__file__).resolve().parent.parent / "presets" / "touchosc" / "layout.toml"
 KINDS = ("xy", "fader", "toggle", "button", "label")
@@ -330,6 +325,13 @@ def build_layout(description: dict) -> bytes:
 
 def load_description(toml_path: Path | str) -> dict:
     """The parsed TOML; a syntax error becomes a ValueError naming the file."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: only reading the TOML needs a parser, not the rest
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ModuleNotFoundError as exc:
+            raise ValueError("reading a layout .toml needs Python 3.11+ or the tomli package") from exc
     path = Path(toml_path)
     try:
         with path.open("rb") as f:

@@ -71,6 +71,17 @@ def add_run(sub: argparse._SubParsersAction, epilog: str) -> None:
     p.add_argument("--no-ending", action="store_true", help="follow mode: no crash on the final downbeat")
     p.add_argument("--tap-note", type=int, default=None, help="MIDI note that taps the tempo")
     p.add_argument("--tap-cc", type=int, default=None, help="MIDI controller that taps the tempo")
+    p.add_argument("--preset", default=None, help="genre preset from presets/styles (rock, jazz, shuffle ...)")
+    p.add_argument("--controls", default="beatbuddy", metavar="NAME",
+                   help="MIDI control map from presets/controls (or a .toml path; none: off)")
+    p.add_argument("--osc-port", type=int, default=9000, help="UDP port for OSC control")
+    p.add_argument("--osc-host", default="127.0.0.1",
+                   help="address to listen on (0.0.0.0 for a phone on the LAN)")
+    p.add_argument("--osc-allow", default="", metavar="ADDR,...",
+                   help="only these senders (IP addresses or networks; localhost always)")
+    p.add_argument("--osc-reply", action="append", default=[], metavar="HOST:PORT",
+                   help="also send feedback here (TouchOSC's receive port), repeatable")
+    p.add_argument("--no-osc", action="store_true", help="no OSC server")
     _feel_options(p)
     _model_options(p)
     p.set_defaults(func=run_live)
@@ -121,16 +132,19 @@ def run_config(args: argparse.Namespace, bpm: float, beats_per_bar: int, mode: s
 
 def run_live(args: argparse.Namespace) -> int:
     from livedrum.cli import STARTED
+    from livedrum.live.controller import Controller
     from livedrum.live.drummer import Drummer
     from livedrum.live.logs import EventLog
+    from livedrum.live.osc import OscServer, parse_reply_targets, serve_osc
     from livedrum.live.ports import InputHub, midi_backend, open_output
     from livedrum.live.scheduler import Scheduler
     from livedrum.live.session import RecordingTap, Session
 
-    t0 = STARTED
     sys.setswitchinterval(SWITCH_INTERVAL)
     cfg = run_config(args, args.bpm, args.beats_per_bar, args.mode)
     backend = midi_backend(args.backend)
+    controls = _load_controls(args.controls)
+    reply_to = parse_reply_targets(args.osc_reply)
     log = EventLog(args.log, quiet=args.quiet)
     recorder = _open_recorder(args.record, cfg.bpm)
     engine = make_engine(args)
@@ -139,18 +153,35 @@ def run_live(args: argparse.Namespace) -> int:
     try:
         scheduler = Scheduler(out.send, on_error=lambda line: log("error", line=line))
         drummer = Drummer(engine, cfg, scheduler, log)
+        controller = Controller(drummer)
+        if args.preset:
+            controller.preset(args.preset)
         recording = RecordingTap(recorder, cfg.bpm, time.monotonic()) if recorder else None
         session = Session(drummer, scheduler, log, recording)
+        osc = None if args.no_osc else OscServer(controller, log, allow=args.osc_allow.split(","), reply_to=reply_to)
+        if controls is not None:
+            session.route = _control_router(controls, controller, osc, log)
         hub = InputHub(backend, args.inputs or [""], session.handoff, exclude=[args.out])
-        extra = [_watch_inputs(hub, drummer, log)]
-        if sys.stdout.isatty() and not args.quiet:
-            from livedrum.live.view import LiveView
 
-            extra.append(LiveView(drummer).run())
-        target = args.connect or f"virtual port {args.out}"
-        log("ready", line=f"ready in {time.perf_counter() - t0:.1f} s: drums to {target}, {cfg.mode} mode, "
-                          f"{cfg.bpm:g} BPM (Ctrl-C to stop)", seconds=round(time.perf_counter() - t0, 3))
-        status = asyncio.run(session.run(*extra))
+        async def main() -> int:
+            transport = None if osc is None else await serve_osc(osc, args.osc_host, args.osc_port)
+            try:
+                extra = [_watch_inputs(hub, drummer, log)]
+                if sys.stdout.isatty() and not args.quiet:
+                    from livedrum.live.view import LiveView
+
+                    extra.append(LiveView(drummer, preset_of=lambda: drummer.preset).run())
+                target = args.connect or f"virtual port {args.out}"
+                listening = "" if osc is None else f", OSC on {args.osc_host}:{args.osc_port}"
+                seconds = time.perf_counter() - STARTED
+                log("ready", line=f"ready in {seconds:.1f} s: drums to {target}, {cfg.mode} mode, {cfg.bpm:g} BPM"
+                                  f"{listening} (Ctrl-C to stop)", seconds=round(seconds, 3))
+                return await session.run(*extra)
+            finally:
+                if transport is not None:
+                    transport.close()
+
+        status = asyncio.run(main())
         s = drummer.status()
         log("stopped", line=f"stopped: {s.notes} notes sent, {s.late} late", notes=s.notes, late=s.late)
         return status
@@ -159,6 +190,38 @@ def run_live(args: argparse.Namespace) -> int:
             hub.close()
         out.close()
         log.close()
+
+
+def _load_controls(name: str):  # noqa: ANN202
+    if name in ("", "none"):
+        return None
+    from livedrum.live.control_map import load_controls
+
+    return load_controls(name)
+
+
+def _control_router(controls, controller, osc, log):  # noqa: ANN001, ANN202
+    """Footswitches and mapped controllers: their messages steer the drummer and never reach the
+    band's features; what changed is echoed to the OSC clients too."""
+
+    def route(t: float, message) -> bool:  # noqa: ANN001
+        if not controls.claims(message):
+            return False
+        action = controls.action_for(message)
+        if action is None:
+            return True
+        try:
+            changed = controller.apply(action)
+        except (TypeError, ValueError) as exc:
+            log("warning", line=f"control {action.name}: {exc}")
+            return True
+        log("control", action=action.name, value=action.value)
+        if osc is not None:
+            for key, value in changed:
+                osc.echo(key, value)
+        return True
+
+    return route
 
 
 def _open_recorder(path: str | None, bpm: float):  # noqa: ANN202

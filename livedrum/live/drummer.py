@@ -28,6 +28,11 @@ from livedrum.live.scheduler import Scheduler
 DECIDE_AHEAD_BEATS = 0.5 / STEPS_PER_BEAT  # decide window b this long before it starts
 DROP_LATE_SECONDS = 0.010  # a note whose time passed longer ago than this is not sent at all
 ENDING_NOTES = ((49, 110), (36, 110))  # crash and kick on the downbeat after the band stops
+FILL_CRASH = (49, 110)  # a fill lands on the next downbeat with a crash
+FILL_BEATS = 2  # a fill with no length asked for: the last two beats before the bar line
+# a fill is the same model, asked for toms and snare instead of the time-keeping cymbals
+FILL_PIECE_BIAS = {"toms": 4.0, "snare": 2.0, "hihat": -4.0, "cymbals": -4.0, "kick": 0.5}
+FILL_COMPLEXITY = 0.6
 MODES = ("follow", "lead")
 
 Log = Callable[..., None]
@@ -95,6 +100,11 @@ class Drummer:
         self.on_tempo: list[Callable[[float, float], None]] = []  # (time, bpm)
         self.on_window: list[Callable[[int, np.ndarray], None]] = []  # (beat, (S, V) hits): the view
         self.last_window: np.ndarray | None = None
+        self.fill: tuple[int, int] | None = None  # beats [start, end) of the fill planned, crash at end
+        self.at_next_bar: list[Callable[[], None]] = []  # changes that wait for a bar line (presets)
+        self.meter_start = 0  # the beat where the current bar length began
+        self.stopped = False  # the transport: stopped by the user, not waiting for the band
+        self.preset = "default"
         self._wake = asyncio.Event()
         engine.lead = cfg.mode == "lead"
 
@@ -108,7 +118,7 @@ class Drummer:
         for listener in self.on_band:
             listener(t, message)
         is_onset = message.type == "note_on" and message.velocity > 0 and message.channel != DRUM_CHANNEL
-        if is_onset and not self.playing and self.cfg.mode == "follow":
+        if is_onset and not self.playing and self.cfg.mode == "follow" and not self.stopped:
             self.start(t, play_first=True)
         self.band.add(t, message)
 
@@ -143,8 +153,11 @@ class Drummer:
         self.engine.reset()
         self.band.reset()
         self.playing = True
+        self.stopped = False
         self.songs += 1
         self.next_beat = 0
+        self.meter_start = 0
+        self.fill = None
         self.log("start", line=f"playing: {self.cfg.mode} mode, {self.cfg.bpm:g} BPM", mode=self.cfg.mode,
                  bpm=self.cfg.bpm, origin=round(t0, 6))
         if play_first:
@@ -162,6 +175,7 @@ class Drummer:
             for note, velocity in ENDING_NOTES:
                 self.scheduler.plan_note(at, off, DRUM_CHANNEL, note, velocity)
         self.playing = False
+        self.fill = None
         bar = self.next_beat // self.cfg.beats_per_bar + 1
         self.log("stop", line=f"the band stopped: drums out at bar {bar}, waiting", bar=bar, ending=ending)
         self._wake.set()
@@ -171,7 +185,7 @@ class Drummer:
     async def run(self) -> None:
         """Decide each window just before it starts, forever (cancel to stop). Leading, the first
         beat comes `lead_in` seconds from now unless `start` already set the clock."""
-        if self.cfg.mode == "lead" and self.clock is None:
+        if self.cfg.mode == "lead" and self.clock is None and not self.stopped:
             self.start(self.now() + self.cfg.lead_in, play_first=False)
         while True:
             if not self.playing or self.clock is None:
@@ -185,7 +199,7 @@ class Drummer:
                 try:  # a tempo change or a stop re-plans the wait
                     await asyncio.wait_for(self._wake.wait(), delay)
                     continue
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             await asyncio.sleep(0)  # let band messages already handed over reach `hear`
             if self.playing and self.next_beat == b:
@@ -195,16 +209,61 @@ class Drummer:
         """Window b: hear b-1, stop if the band has gone quiet long enough, else play b."""
         clock = self.clock
         assert clock is not None
-        bpb = self.cfg.beats_per_bar
         if b > 0:
             self.engine.hear(self.band.window(clock, b - 1), self.positions(b - 1))
         self.next_beat = b + 1
-        if self.cfg.mode == "follow" and b % bpb == 0 and self._band_silent(b):
-            self.next_beat = b
-            self.stop(ending=self.cfg.ending)
-            return
-        self.decide(b)
+        if self.beat_in_bar(b) == 0:
+            changes, self.at_next_bar = self.at_next_bar, []
+            for change in changes:
+                change()
+            if self.cfg.mode == "follow" and self._band_silent(b):
+                self.next_beat = b
+                self.stop(ending=self.cfg.ending)
+                return
+        fill = self.fill
+        if fill is not None and fill[0] <= b < fill[1]:
+            self._decide_fill(b)
+        else:
+            if fill is not None and b >= fill[1]:
+                self.fill = None
+                if b == fill[1] and "cymbals" not in self.engine.sampling.kit_off:
+                    self.scheduler.plan_note(clock.time_of(b), clock.time_of(b + 0.5), DRUM_CHANNEL, *FILL_CRASH)
+            self.decide(b)
         self.band.forget(self.now())
+
+    def _decide_fill(self, b: int) -> None:
+        base = self.engine.sampling
+        bias = dict(base.piece_bias)
+        for piece, extra in FILL_PIECE_BIAS.items():
+            bias[piece] = bias.get(piece, 0.0) + extra
+        self.engine.sampling = base.with_(complexity=max(base.complexity, FILL_COMPLEXITY),
+                                          piece_bias=tuple(bias.items()))
+        try:
+            self.decide(b)
+        finally:
+            self.engine.sampling = base
+
+    def request_fill(self, bars: int | None = None) -> tuple[int, int]:
+        """A fill into the next bar line (with `bars`, the last that many whole bars up to the bar
+        line that many bars ahead), landing on its downbeat with a crash; the bar never stretches.
+        ValueError when the drummer is not playing."""
+        if not self.playing:
+            raise ValueError("not playing: a fill needs a groove to come from")
+        if bars is not None and not 1 <= bars <= 8:
+            raise ValueError(f"fill length must be 1..8 bars, got {bars}")
+        bpb, b = self.cfg.beats_per_bar, self.next_beat
+        end = b + ((bpb - self.beat_in_bar(b)) % bpb or bpb)  # the next bar line still to decide
+        if bars is None:
+            start = max(b, end - FILL_BEATS)
+        else:
+            end += (bars - 1) * bpb
+            start = max(b, end - bars * bpb)
+        self.fill = (start, end)
+        self.log("fill", start=start, end=end)
+        return self.fill
+
+    def beat_in_bar(self, b: int) -> int:
+        return (b - self.meter_start) % self.cfg.beats_per_bar
 
     def _band_silent(self, b: int) -> bool:
         last = self.band.last_onset
@@ -233,14 +292,16 @@ class Drummer:
 
     def positions(self, b: int) -> np.ndarray:
         bpb = self.cfg.beats_per_bar
-        return position_features(np.array([b % bpb]), np.array([bpb]), np.array([b // bpb]))
+        k = b - self.meter_start
+        return position_features(np.array([k % bpb]), np.array([bpb]), np.array([k // bpb]))
 
     def status(self) -> Status:
         bpb = self.cfg.beats_per_bar
         bar = beat = 0
         if self.playing and self.clock is not None:
             now_beat = max(0, int(np.floor(self.clock.beat_at(self.now()))))
-            bar, beat = now_beat // bpb + 1, now_beat % bpb + 1
+            k = max(0, now_beat - self.meter_start)
+            bar, beat = k // bpb + 1, k % bpb + 1
         stats = self.scheduler.stats
         return Status(
             state="playing" if self.playing else "waiting", mode=self.cfg.mode, bpm=self.cfg.bpm, bar=bar,

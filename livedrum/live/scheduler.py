@@ -104,7 +104,7 @@ class Scheduler:
                 try:  # an earlier message planned meanwhile wakes us
                     await asyncio.wait_for(self._wake.wait(), ahead)
                     continue
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
             while time.monotonic() < t:
                 pass

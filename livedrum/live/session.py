@@ -12,7 +12,7 @@ import asyncio
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -78,6 +78,7 @@ class Session:
         self._inflight = 0
         self._lock = threading.Lock()
         self.exit_reason = ""
+        self.route: Callable[[float, mido.Message], bool] | None = None  # controls: True = consumed
         if recording is not None:
             drummer.on_band.append(recording.message)
             drummer.on_tempo.append(recording.tempo)
@@ -105,8 +106,11 @@ class Session:
         self.hear_now(t, message)
 
     def hear_now(self, t: float, message: mido.Message) -> None:
-        """On the loop: give the drummer one band message (a replay calls this directly)."""
+        """On the loop: give the drummer one band message (a replay calls this directly), unless
+        it is a control (a footswitch, a mapped CC) that `route` consumes."""
         try:
+            if self.route is not None and self.route(t, message):
+                return
             self.drummer.hear(t, message)
         except Exception as exc:  # one odd message must not stop the drummer
             self.log("error", line=f"ignored a band message ({message!r}): {exc}")

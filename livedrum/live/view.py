@@ -8,6 +8,7 @@ Drawn with rich on a terminal; `status_line` alone serves logs and plain output.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import numpy as np
 from rich.console import Console, Group
@@ -54,14 +55,16 @@ class BarGrid:
 class LiveView:
     """Redraws the status and the bar grid a few times a second (cancel the task to stop)."""
 
-    def __init__(self, drummer: Drummer, preset: str = "default", console: Console | None = None) -> None:
-        self.drummer, self.preset = drummer, preset
+    def __init__(self, drummer: Drummer, preset_of: Callable[[], str] | None = None,
+                 console: Console | None = None) -> None:
+        self.drummer = drummer
+        self.preset_of = preset_of or (lambda: drummer.preset)
         self.console = console or Console(stderr=False)
         self.grid = BarGrid(drummer.cfg.beats_per_bar)
         drummer.on_window.append(self.grid.add)
 
     def render(self) -> Group:
-        status = status_line(self.drummer.status(), self.preset)
+        status = status_line(self.drummer.status(), self.preset_of())
         return Group(Text(status, style="bold"), Text("\n".join(self.grid.lines())))
 
     async def run(self, fps: float = 8.0) -> None:

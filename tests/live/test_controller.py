@@ -1,0 +1,127 @@
+"""Live settings: validation leaves the state unchanged; presets wait for the bar line; fills land."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from livedrum.live.control_map import Action
+from livedrum.live.controller import Controller
+from livedrum.live.drummer import Drummer, RunConfig
+from livedrum.live.osc import build_dispatcher
+from livedrum.live.scheduler import Scheduler
+from livedrum.vocab import KIT_PIECES, PIECE_NAMES
+from tests.live.live_helpers import shipped_engine
+
+
+class VirtualTime:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def make(mode: str = "lead", bpm: float = 120.0) -> tuple[Controller, Drummer, VirtualTime]:
+    now = VirtualTime()
+    drummer = Drummer(shipped_engine(), RunConfig(bpm=bpm, mode=mode), Scheduler(lambda m: None),
+                      clock_source=now)
+    return Controller(drummer, now=now), drummer, now
+
+
+def play_beats(drummer: Drummer, now: VirtualTime, beats: int) -> None:
+    """Decide beats on a virtual clock, as the daemon's loop does in real time."""
+    for _ in range(beats):
+        b = drummer.next_beat
+        now.t = drummer.clock.time_of(b - 0.05)
+        drummer.step(b)
+
+
+def planned_notes(drummer: Drummer) -> list[tuple[float, int]]:
+    """(beat, note) of every note-on planned and not sent yet."""
+    return sorted((drummer.clock.beat_at(p.time), p.message.note) for p in drummer.scheduler._heap
+                  if not p.cancelled and p.message.type == "note_on" and p.message.velocity > 0)
+
+
+def test_every_contract_address_has_a_handler() -> None:
+    c, _, _ = make()
+    table = build_dispatcher(c)
+    wanted = {f"/livedrum/{a}" for a in ("complexity", "intensity", "swing", "humanize", "preset", "fill",
+                                         "tempo", "tap", "start", "stop", "mode", "status")}
+    wanted |= {f"/livedrum/kit/{p}" for p in PIECE_NAMES}
+    assert set(table) == wanted
+
+
+@pytest.mark.parametrize(("setter", "value", "error"), [
+    ("complexity", "loud", TypeError), ("complexity", 1.5, ValueError), ("complexity", float("nan"), ValueError),
+    ("intensity", True, TypeError), ("swing", -0.1, ValueError), ("tempo", 10, ValueError),
+    ("tempo", "fast", TypeError), ("preset", "polka", ValueError), ("preset", 3, TypeError),
+    ("mode", "jam", ValueError),
+])
+def test_bad_values_are_refused_and_change_nothing(setter: str, value: object, error: type) -> None:
+    c, _, _ = make()
+    before = c.state()
+    with pytest.raises(error):
+        getattr(c, setter)(value)
+    assert c.state() == before
+
+
+def test_touchosc_values_are_accepted_as_floats_and_ints() -> None:
+    c, drummer, _ = make()
+    assert c.kit("hihat", 0.0) is False and "hihat" in drummer.engine.sampling.kit_off
+    assert c.kit("hihat", 1) is True and "hihat" not in drummer.engine.sampling.kit_off
+    assert c.complexity(1) == 1.0 and drummer.engine.sampling.complexity == 1.0
+    assert c.tempo(96) == 96.0 and drummer.cfg.bpm == 96.0
+
+
+def test_a_preset_waits_for_the_next_bar_line() -> None:
+    c, drummer, now = make()
+    drummer.start(0.0, play_first=False)
+    play_beats(drummer, now, 2)
+    assert c.preset("shuffle") == "shuffle"
+    assert drummer.cfg.feel.swing == 0.0  # not yet: the bar is not over
+    play_beats(drummer, now, 1)
+    assert drummer.cfg.feel.swing == 0.0
+    play_beats(drummer, now, 2)  # beat 4: the next bar line
+    assert drummer.preset == "shuffle" and drummer.cfg.feel.swing == 1.0
+
+
+def test_a_fill_plays_toms_and_snare_and_lands_on_the_downbeat_with_a_crash() -> None:
+    c, drummer, now = make()
+    drummer.start(0.0, play_first=False)
+    play_beats(drummer, now, 8)  # two bars of groove
+    groove = planned_notes(drummer)
+    c.fill(1)  # the whole next bar, into the bar line after it
+    assert drummer.fill == (8, 12)
+    play_beats(drummer, now, 5)  # the fill bar and the downbeat after it
+    notes = planned_notes(drummer)
+    fill_bar = [n for b, n in notes if 8 <= b < 12]
+    fills = set(KIT_PIECES["toms"]) | set(KIT_PIECES["snare"])
+
+    def per_bar(ns: list[int], bars: float) -> float:
+        return sum(n in fills for n in ns) / bars
+
+    assert per_bar(fill_bar, 1) >= 2 * max(per_bar([n for _, n in groove], 2), 0.5)
+    downbeat = [n for b, n in notes if abs(b - 12) < 1e-6]
+    assert 49 in downbeat
+    assert drummer.fill is None
+    bars = np.diff([drummer.clock.time_of(b) for b in (0, 4, 8, 12)])
+    assert np.allclose(bars, bars[0])  # the bar never stretches
+
+
+def test_stop_silences_and_start_plays_again() -> None:
+    c, drummer, now = make()
+    drummer.start(0.0, play_first=False)
+    play_beats(drummer, now, 2)
+    assert c.stop() == "stopped" and not drummer.playing and drummer.scheduler.pending == 0
+    assert c.start() == "playing" and drummer.playing
+
+
+def test_midi_control_actions_map_onto_the_same_setters() -> None:
+    c, drummer, _ = make()
+    assert c.apply(Action("complexity", 0.75)) == [("complexity", 0.75)]
+    assert c.apply(Action("kit", "toggle", "toms")) == [("kit/toms", False)]
+    assert c.apply(Action("kit", "on", "toms")) == [("kit/toms", True)]
+    assert c.apply(Action("tempo_step", -4.0)) == [("tempo", 116.0)]
+    c.apply(Action("pause", "toggle"))
+    assert drummer.stopped

@@ -1,0 +1,125 @@
+"""OSC end to end: `oscsend`/`oscdump` (liblo-tools, not ours) steer `livedrum run` on real JACK ports."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from tests.live.jack_clients import capture_port
+from tests.live.test_run import Daemon, drum_ons
+
+pytestmark = pytest.mark.skipif(shutil.which("oscsend") is None, reason="liblo-tools is not installed")
+
+BPM = 200.0
+BAR = 4 * 60.0 / BPM
+HATS = {42, 44, 46}
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Dump:
+    """`oscdump` on a port of its own: a second OSC client that only listens."""
+
+    def __init__(self) -> None:
+        self.port = free_udp_port()
+        self.proc = subprocess.Popen(["oscdump", "-L", str(self.port)], stdout=subprocess.PIPE, text=True)
+        time.sleep(0.2)
+
+    def lines(self) -> list[str]:
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=5)
+        return [line.split(" ", 1)[1] for line in out.splitlines() if " /" in line]  # drop the time tag
+
+
+def oscsend(port: int, address: str, *typed: str) -> None:
+    subprocess.run(["oscsend", "localhost", str(port), address, *typed], check=True, timeout=10)
+
+
+def test_complexity_kit_errors_and_feedback(jack_server, tmp_path) -> None:  # noqa: ANN001
+    osc_port = free_udp_port()
+    dump = Dump()
+    daemon = Daemon(tmp_path, "--mode", "lead", "--bpm", str(BPM), "--in", "nothing-matches-this",
+                    "--osc-port", str(osc_port), "--osc-reply", f"127.0.0.1:{dump.port}")
+    try:
+        with capture_port(source="livedrum:livedrum") as heard:
+            time.sleep(0.5)
+
+            def notes_per_bar(bars: int = 3) -> float:
+                t0 = time.monotonic()
+                time.sleep(bars * BAR)
+                return sum(1 for t, _ in drum_ons(heard) if t >= t0) / bars
+
+            oscsend(osc_port, "/livedrum/complexity", "f", "0.05")
+            time.sleep(BAR)
+            sparse = notes_per_bar()
+            oscsend(osc_port, "/livedrum/complexity", "f", "0.95")
+            time.sleep(BAR)
+            busy = notes_per_bar()
+            # hi-hat off: not one hi-hat from the next bar on
+            oscsend(osc_port, "/livedrum/kit/hihat", "f", "0")
+            off_at = time.monotonic()
+            time.sleep(2.5 * BAR)
+            # a wrong type and an unknown address: an error reply, the state unchanged, the drums go on
+            oscsend(osc_port, "/livedrum/complexity", "s", "loud")
+            oscsend(osc_port, "/livedrum/cowbell", "f", "1")
+            before = len(drum_ons(heard))
+            time.sleep(BAR)
+            still_playing = len(drum_ons(heard)) - before
+            daemon.terminate()
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+    lines = dump.lines()
+    assert busy >= 1.5 * sparse > 0, (sparse, busy)
+    late_hats = [m.note for t, m in drum_ons(heard) if t > off_at + BAR and m.note in HATS]
+    assert late_hats == []
+    assert still_playing > 0
+    errors = [x for x in lines if x.startswith("/livedrum/error")]
+    assert len(errors) == 2 and "loud" in errors[0] and "cowbell" in errors[1], lines
+    # feedback reached the second client, the state shows complexity unchanged by the bad message
+    assert any(x.startswith("/livedrum/complexity f 0.95") for x in lines), lines
+    assert any(x.startswith("/livedrum/kit/hihat i 0") for x in lines), lines
+    assert not any("complexity" in x and "loud" not in x and "0.05" not in x and "0.95" not in x for x in lines)
+
+
+def test_status_preset_fill_tempo_and_a_flood(jack_server, tmp_path) -> None:  # noqa: ANN001
+    osc_port = free_udp_port()
+    dump = Dump()
+    daemon = Daemon(tmp_path, "--mode", "lead", "--bpm", "160", "--in", "nothing-matches-this",
+                    "--osc-port", str(osc_port), "--osc-reply", f"127.0.0.1:{dump.port}")
+    try:
+        with capture_port(source="livedrum:livedrum") as heard:
+            time.sleep(0.5)
+            oscsend(osc_port, "/livedrum/preset", "s", "shuffle")
+            oscsend(osc_port, "/livedrum/preset", "s", "polka")
+            oscsend(osc_port, "/livedrum/tempo", "f", "999")
+            oscsend(osc_port, "/livedrum/fill")
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # garbage at full speed
+                for i in range(3000):
+                    s.sendto(b"\x00garbage" * (i % 7), ("127.0.0.1", osc_port))
+            time.sleep(2 * 4 * 60.0 / 160)
+            before = len(drum_ons(heard))
+            time.sleep(0.5)
+            assert len(drum_ons(heard)) > before  # still playing after the flood
+            time.sleep(0.5)  # the flood's rate limit refills
+            oscsend(osc_port, "/livedrum/status")
+            time.sleep(0.3)
+            daemon.terminate()
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+    lines = dump.lines()
+    assert any(x.startswith("/livedrum/preset s") and "shuffle" in x for x in lines), lines
+    errors = [x for x in lines if x.startswith("/livedrum/error")]
+    assert any("polka" in x for x in errors) and any("tempo" in x for x in errors)
+    assert any(e["event"] == "preset" and e["name"] == "shuffle" for e in daemon.events("preset"))
+    assert daemon.events("fill")
+    assert any(x.startswith("/livedrum/tempo f 160") for x in lines), lines  # status: the tempo stayed
