@@ -36,6 +36,7 @@ from livedrum.midifile import load_song  # noqa: E402
 
 JACK = "mido.backends.rtmidi/UNIX_JACK"
 BPM = 120.0
+OSC_PORT = 9317
 STEP = 60.0 / BPM / 12
 
 
@@ -133,14 +134,35 @@ def proc_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def livedrum_run(backend: mido.Backend, seconds: float) -> dict:
-    """The daemon following a band part: note timing, CPU share while playing, memory, start-up."""
+FLOOD = """
+import random, socket, sys
+from pythonosc.osc_message_builder import OscMessageBuilder
+def msg(address, *args):
+    b = OscMessageBuilder(address)
+    for a in args:
+        b.add_arg(a)
+    return b.build().dgram
+rnd = random.Random(0)
+valid = [msg("/livedrum/complexity", 0.3), msg("/livedrum/intensity", 0.6), msg("/livedrum/kit/toms", 1.0),
+         msg("/livedrum/swing", 0.0), msg("/livedrum/status")]
+wrong = [msg("/livedrum/complexity", "loud"), msg("/livedrum/cowbell", 1.0), msg("/livedrum/tempo", 9999.0)]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(int(sys.argv[2])):
+    k = i % 3
+    data = rnd.choice(valid) if k == 0 else rnd.choice(wrong) if k == 1 else rnd.randbytes(rnd.randint(1, 200))
+    s.sendto(data, ("127.0.0.1", int(sys.argv[1])))
+"""
+
+
+def livedrum_run(backend: mido.Backend, seconds: float, flood: int = 0) -> dict:
+    """The daemon following a band part: note timing, CPU share while playing, memory, start-up;
+    with `flood`, that many OSC packets (valid, wrong and garbage) at full speed while it plays."""
     band = backend.open_output("band", virtual=True, client_name="bench-band")
     log = Path(tempfile.mkdtemp()) / "run.jsonl"
     launched = time.monotonic()
     daemon = subprocess.Popen(
         [sys.executable, "-m", "livedrum", "run", "--backend", "jack", "--in", "bench-band", "--bpm", str(BPM),
-         "--humanize", "0", "--log", str(log), "--stop-bars", "4"],
+         "--humanize", "0", "--log", str(log), "--stop-bars", "4", "--osc-port", str(OSC_PORT)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     ready = None
     while ready is None:
@@ -157,7 +179,10 @@ def livedrum_run(backend: mido.Backend, seconds: float) -> dict:
     cpu0, wall0 = proc_cpu_seconds(daemon.pid), time.monotonic()
     rss = 0.0
     i = 0
+    flooder = None
     while True:
+        if flood and flooder is None and time.monotonic() > clock.origin + 2.0:
+            flooder = subprocess.Popen([sys.executable, "-c", FLOOD, str(OSC_PORT), str(flood)])
         beat, msg = messages[i % len(messages)]
         loop = i // len(messages)
         beat = beat + loop * (messages[-1][0] + 4)
@@ -169,8 +194,11 @@ def livedrum_run(backend: mido.Backend, seconds: float) -> dict:
         if i % 200 == 0:
             rss = max(rss, proc_rss_mb(daemon.pid))
     cpu = (proc_cpu_seconds(daemon.pid) - cpu0) / (time.monotonic() - wall0)
+    if flooder is not None:
+        flooder.wait(timeout=60)
     rss = max(rss, proc_rss_mb(daemon.pid))
     time.sleep(0.5)
+    alive = daemon.poll() is None
     daemon.terminate()
     daemon.wait(timeout=10)
     received = rx.close()
@@ -180,7 +208,7 @@ def livedrum_run(backend: mido.Backend, seconds: float) -> dict:
     arrivals = np.array([t for t, m in received if m[0] == 0x99 and m[2] > 0])
     steps = (arrivals - origin) / STEP
     errors = (steps - np.rint(steps)) * STEP  # the nearest grid step is the planned time
-    return {"errors": errors, "cpu": cpu, "rss": rss, "ready": ready}
+    return {"errors": errors, "cpu": cpu, "rss": rss, "ready": ready, "alive": alive}
 
 
 def row(name: str, e: np.ndarray) -> str:
@@ -192,6 +220,8 @@ def row(name: str, e: np.ndarray) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--osc-flood", type=int, default=0, metavar="N",
+                    help="also run the daemon while N OSC packets (valid, wrong, garbage) arrive at full speed")
     ap.add_argument("--receive", help=argparse.SUPPRESS)
     ap.add_argument("--to", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -202,6 +232,7 @@ def main() -> None:
         backend = mido.Backend(JACK)
         ref = reference(backend, args.seconds)
         live = livedrum_run(backend, args.seconds)
+        flooded = livedrum_run(backend, args.seconds, args.osc_flood) if args.osc_flood else None
     finally:
         jack.terminate()
         jack.wait(timeout=10)
@@ -209,8 +240,14 @@ def main() -> None:
     print(f"{'sender':<22} {'notes':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'mean ms':>9}")
     print(row("reference sender", ref))
     print(row("livedrum run", live["errors"]))
+    if flooded is not None:
+        print(row(f"+ {args.osc_flood} OSC packets", flooded["errors"]))
     gap = np.percentile(np.abs(live["errors"]), 99) - np.percentile(np.abs(ref), 99)
     print(f"p99 over the reference: {gap * 1000:+.3f} ms (goal: within 1 ms)")
+    if flooded is not None:
+        d99 = np.percentile(np.abs(flooded["errors"]), 99) - np.percentile(np.abs(live["errors"]), 99)
+        print(f"p99 under the OSC flood against without: {d99 * 1000:+.3f} ms (goal: within 1 ms); "
+              f"the daemon survived: {flooded['alive']}")
     print(f"livedrum run: CPU {live['cpu'] * 100:.2f} % of one core while playing (goal < 3 %), "
           f"resident memory {live['rss']:.0f} MB (goal < 400), ready {live['ready']:.2f} s after launch (goal < 3)")
 
