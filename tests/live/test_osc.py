@@ -123,3 +123,32 @@ def test_status_preset_fill_tempo_and_a_flood(jack_server, tmp_path) -> None:  #
     assert any(e["event"] == "preset" and e["name"] == "shuffle" for e in daemon.events("preset"))
     assert daemon.events("fill")
     assert any(x.startswith("/livedrum/tempo f 160") for x in lines), lines  # status: the tempo stayed
+
+
+def test_a_footswitch_and_the_mod_wheel_steer_the_drummer(jack_server, tmp_path) -> None:  # noqa: ANN001
+    import mido
+
+    from tests.live.jack_clients import band_port
+
+    dump = Dump()
+    with band_port("pedal", client_name="footswitch") as pedal:
+        daemon = Daemon(tmp_path, "--mode", "lead", "--bpm", "160", "--in", "footswitch", "--osc-port",
+                        str(free_udp_port()), "--osc-reply", f"127.0.0.1:{dump.port}")
+        try:
+            daemon.wait_for_event("input")
+            time.sleep(0.3)
+            pedal.send(mido.Message("control_change", channel=0, control=1, value=127))  # mod wheel: complexity
+            pedal.send(mido.Message("control_change", channel=0, control=112, value=127))  # BeatBuddy: fill
+            pedal.send(mido.Message("note_on", channel=0, note=2, velocity=100))  # kit toggle: hi-hat off
+            time.sleep(0.5)
+            daemon.terminate()
+        finally:
+            if daemon.proc.poll() is None:
+                daemon.proc.kill()
+    lines = dump.lines()
+    assert any(x.startswith("/livedrum/complexity f 1.0") for x in lines), lines
+    assert any(x.startswith("/livedrum/kit/hihat i 0") for x in lines), lines
+    assert daemon.events("fill")
+    from livedrum.midifile import load_song
+
+    assert len(load_song(daemon.record).band) == 0  # controls never reach the band
