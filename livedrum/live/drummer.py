@@ -17,9 +17,10 @@ from dataclasses import dataclass, field, replace
 import mido
 import numpy as np
 
-from livedrum.engine import Engine
+from livedrum.engine import DrumWindow, Engine
 from livedrum.features import position_features
 from livedrum.grid import STEPS_PER_BEAT
+from livedrum.groove import seed_groove
 from livedrum.live.clock import BeatClock, TapTempo, check_bpm
 from livedrum.live.listener import LiveBand
 from livedrum.live.performer import DRUM_CHANNEL, DrumNote, Feel, window_notes
@@ -105,6 +106,8 @@ class Drummer:
         self.meter_start = 0  # the beat where the current bar length began
         self.stopped = False  # the transport: stopped by the user, not waiting for the band
         self.preset = "default"
+        self._good: dict[int, DrumWindow] = {}  # the last good window at each beat of the bar
+        self._failures = 0
         self._wake = asyncio.Event()
         engine.lead = cfg.mode == "lead"
 
@@ -209,9 +212,12 @@ class Drummer:
         """Window b: hear b-1, stop if the band has gone quiet long enough, else play b."""
         clock = self.clock
         assert clock is not None
-        if b > 0:
-            self.engine.hear(self.band.window(clock, b - 1), self.positions(b - 1))
         self.next_beat = b + 1
+        if b > 0:
+            try:
+                self.engine.hear(self.band.window(clock, b - 1), self.positions(b - 1))
+            except Exception as exc:  # decide() falls back and resets if the state went bad
+                self.log("error", line=f"listening failed at beat {b - 1}: {type(exc).__name__}: {exc}")
         if self.beat_in_bar(b) == 0:
             changes, self.at_next_bar = self.at_next_bar, []
             for change in changes:
@@ -272,12 +278,36 @@ class Drummer:
         return b - self.clock.beat_at(last) >= self.cfg.stop_bars * self.cfg.beats_per_bar
 
     def decide(self, b: int, send: bool = True) -> None:
-        window = self.engine.play(self.positions(b), self.cfg.beats_per_bar)
+        position = self.positions(b)
+        try:
+            window = self.engine.play(position, self.cfg.beats_per_bar)
+            window.beat = b  # the drummer's count rules (the engine's restarts when it is reset)
+            if not np.isfinite(window.logit).all():
+                raise FloatingPointError("the model gave non-finite values")
+            self._good[self.beat_in_bar(b)] = window
+        except Exception as exc:  # the show goes on: repeat the last good bar and start the model afresh
+            window = self._fallback(b, position)
+            self._failures += 1
+            if self._failures == 1 or self._failures % 100 == 0:
+                self.log("error", line=f"inference failed at beat {b} ({type(exc).__name__}: {exc}); "
+                                       f"playing the last good bar ({self._failures} failures so far)")
+            self.engine.reset()
         self.last_window = window.hits
         if send:
             self.plan(window_notes(window, self.cfg.feel))
         for listener in self.on_window:
             listener(b, window.hits)
+
+    def _fallback(self, b: int, position: np.ndarray) -> DrumWindow:
+        """The window played at this place in the last good bar, or the seed groove."""
+        good = self._good.get(self.beat_in_bar(b))
+        if good is not None:
+            return replace(good, beat=b)
+        S = STEPS_PER_BEAT
+        hits = seed_groove("rock", position).astype(bool)
+        velocity = np.where(hits, 0.7, 0.0).astype(np.float32)
+        zeros = np.zeros_like(velocity)
+        return DrumWindow(b, hits, velocity, zeros, np.zeros((S, hits.shape[1]), np.float32))
 
     def plan(self, notes: list[DrumNote]) -> None:
         clock = self.clock

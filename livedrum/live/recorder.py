@@ -201,7 +201,7 @@ class Recorder:
                 self._file.truncate(end + len(_END_OF_TRACK))
             os.fsync(self._file.fileno())
         except OSError as e:
-            self._torn_tail = True
+            self._torn_tail = not self._restore()  # a full disk leaves the file as it was: valid
             with self._lock:
                 self._buffer.extend(ready)  # kept for the next flush, which writes from the same place
             raise _io_error("cannot write the MIDI recording", self._path, e) from e
@@ -209,6 +209,18 @@ class Recorder:
         self._eot = end
         self._disk_tick = last
         self._written += len(ready)
+
+    def _restore(self) -> bool:
+        """Put back the last valid file after a failed append (cut the partial tail, end of track
+        and length as before); True if that worked."""
+        try:
+            self._file.truncate(self._eot + len(_END_OF_TRACK))
+            _write_at(self._file, self._eot, _END_OF_TRACK)
+            _write_at(self._file, _LENGTH_POS, struct.pack(">I", self._eot + len(_END_OF_TRACK) - _TRACK_START))
+            self._file.flush()
+            return True
+        except OSError:
+            return False
 
     def close(self) -> None:
         """Flush everything and close the file; later calls do nothing, later add() raises ValueError."""

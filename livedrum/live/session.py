@@ -23,6 +23,7 @@ from livedrum.live.drummer import Drummer
 from livedrum.live.logs import EventLog
 from livedrum.live.recorder import Recorder
 from livedrum.live.scheduler import Scheduler
+from livedrum.live.watchdog import Watchdog
 
 INBOX_LIMIT = 4096  # band messages handed over but not yet heard; beyond this they are dropped
 IGNORED = {"clock", "active_sensing", "sysex", "songpos", "start", "stop", "continue", "reset"}
@@ -116,13 +117,22 @@ class Session:
             self.log("error", line=f"ignored a band message ({message!r}): {exc}")
 
     async def _flush_recording(self) -> None:
+        """Once a beat; a full or failing disk is said once (and again when it recovers), the
+        events wait in memory for the next flush, and the drums play on."""
         assert self.recording is not None
+        failing = False
         while True:
             await asyncio.sleep(min(1.0, 60.0 / self.drummer.cfg.bpm))
             try:
                 await self.recording.flush(time.monotonic())
             except OSError as exc:
-                self.log("error", line=f"recording: {exc}")
+                if not failing:
+                    self.log("error", line=f"recording cannot be written ({exc}); still playing, will retry")
+                failing = True
+            else:
+                if failing:
+                    self.log("warning", line="recording is being written again")
+                failing = False
 
     async def run(self, *extra: Coroutine[Any, Any, Any], until: Awaitable[Any] | None = None) -> int:
         """Play until SIGINT/SIGTERM, `until` completes, or a task fails; always panic on the
@@ -135,7 +145,9 @@ class Session:
                 loop.add_signal_handler(sig, stop.set)
             except (NotImplementedError, RuntimeError):  # not the main thread, or not Unix
                 pass
-        coros: list[Coroutine[Any, Any, Any]] = [self.scheduler.run(), self.drummer.run(), *extra]
+        self.watchdog = Watchdog(self.log)
+        coros: list[Coroutine[Any, Any, Any]] = [self.scheduler.run(), self.drummer.run(), self.watchdog.heartbeat(),
+                                                 *extra]
         if self.recording is not None:
             coros.append(self._flush_recording())
         tasks = [asyncio.ensure_future(c) for c in coros]

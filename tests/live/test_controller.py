@@ -125,3 +125,22 @@ def test_midi_control_actions_map_onto_the_same_setters() -> None:
     assert c.apply(Action("tempo_step", -4.0)) == [("tempo", 116.0)]
     c.apply(Action("pause", "toggle"))
     assert drummer.stopped
+
+
+def test_a_model_gone_bad_falls_back_to_the_last_good_bar_and_keeps_playing() -> None:
+    import torch
+
+    logged: list[str] = []
+    c, drummer, now = make()
+    drummer.log = lambda event, **f: logged.append(f.get("line", event))
+    drummer.start(0.0, play_first=False)
+    play_beats(drummer, now, 8)
+    good_bar = [(round((b - 4) * 12), n) for b, n in planned_notes(drummer) if 4 <= b < 8]
+    with torch.no_grad():  # a corrupted weight: every window from now on is NaN
+        drummer.engine.net.decoder.lstm.weight_hh_l0.fill_(float("nan"))
+    play_beats(drummer, now, 4)
+    fallback_bar = [(round((b - 8) * 12), n) for b, n in planned_notes(drummer) if 8 <= b < 12]
+    assert fallback_bar == good_bar  # the last good bar, note for note
+    errors = [x for x in logged if "inference failed" in x]
+    assert len(errors) == 1  # said once, not every beat
+    assert drummer.playing

@@ -225,3 +225,32 @@ def test_ports_lists_the_jack_ports(jack_server) -> None:  # noqa: ANN001
         proc = subprocess.run([sys.executable, "-m", "livedrum", "ports", "--backend", "jack"],
                               capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "band:keys" in proc.stdout, proc.stderr
+
+
+def test_a_full_disk_while_recording_is_said_once_and_the_drums_play_on(jack_server, tmp_path) -> None:  # noqa: ANN001
+    """A real write failure: the daemon's process may not write files beyond 300 bytes (RLIMIT_FSIZE)."""
+    log, record = tmp_path / "run.jsonl", tmp_path / "rec.mid"
+    wrapper = ("import resource, runpy, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+               "resource.setrlimit(resource.RLIMIT_FSIZE, (300, 300)); sys.argv = ['livedrum'] + sys.argv[1:]; "
+               "runpy.run_module('livedrum', run_name='__main__')")
+    proc = subprocess.Popen([sys.executable, "-c", wrapper, "run", "--backend", "jack", "--mode", "lead", "--bpm", "240",
+                             "--in", "nothing-matches-this", "--record", str(record), "--no-osc"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "ready" in proc.stderr.readline()
+        with capture_port(source="livedrum:livedrum") as heard:
+            time.sleep(4.0)  # about 16 beats: far more than 300 bytes of recording
+            n = len(drum_ons(heard))
+            time.sleep(1.0)
+            assert len(drum_ons(heard)) > n  # still playing after the disk filled up
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=15)
+            time.sleep(0.2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err
+    assert err.count("recording cannot be written") == 1, err
+    assert stuck_notes(heard) == {}
+    assert load_song(record) is not None  # what fitted is a valid MIDI file
+    del log
