@@ -233,8 +233,8 @@ def test_a_full_disk_while_recording_is_said_once_and_the_drums_play_on(jack_ser
     wrapper = ("import resource, runpy, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
                "resource.setrlimit(resource.RLIMIT_FSIZE, (300, 300)); sys.argv = ['livedrum'] + sys.argv[1:]; "
                "runpy.run_module('livedrum', run_name='__main__')")
-    proc = subprocess.Popen([sys.executable, "-c", wrapper, "run", "--backend", "jack", "--mode", "lead", "--bpm", "240",
-                             "--in", "nothing-matches-this", "--record", str(record), "--no-osc"],
+    proc = subprocess.Popen([sys.executable, "-c", wrapper, "run", "--backend", "jack", "--mode", "lead",
+                             "--bpm", "240", "--in", "nothing-matches-this", "--record", str(record), "--no-osc"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         assert "ready" in proc.stderr.readline()
