@@ -17,8 +17,8 @@ from livedrum.sampler import Sampling
 from livedrum.song import Notes
 
 # (complexity, bias) pairs: a low complexity decides nearly by threshold, so it needs a larger bias
-GRID = ((0.0, 2.0), (0.0, 2.5), (0.0, 3.0), (0.0, 3.5), (0.3, 1.0), (0.3, 1.5), (0.3, 2.0),
-        (0.5, 0.5), (0.5, 1.0), (0.5, 1.5))
+GRID = ((0.0, 0.8), (0.0, 1.3), (0.0, 1.8), (0.0, 2.3), (0.3, 1.3), (0.3, 1.8), (0.3, 2.3),
+        (0.5, 1.3), (0.5, 1.8), (0.5, 2.3))
 PIECE_OFFSETS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 
 

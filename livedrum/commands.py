@@ -57,7 +57,7 @@ def make_drummer(args: argparse.Namespace):  # noqa: ANN201
     if model_kind(path) == "thesis":  # the seed thesis' network, as a baseline
         from livedrum.thesis import ThesisDrummer
 
-        temperature = 1.0 if args.complexity is None else wanted.temperature
+        temperature = 1.0 if args.complexity is None else 0.25 + 0.75 * wanted.complexity  # the thesis' range
         return without_pieces(ThesisDrummer.load(path, device, temperature, args.seed), kit_off)
     net, ckpt = load_model(path, device)
     calibrated = ckpt.get("sampling", {})

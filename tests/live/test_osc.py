@@ -78,6 +78,7 @@ def test_complexity_kit_errors_and_feedback(jack_server, tmp_path) -> None:  # n
         if daemon.proc.poll() is None:
             daemon.proc.kill()
     lines = dump.lines()
+    print(f"drum notes per bar at complexity 0.05: {sparse:.1f}, at 0.95: {busy:.1f}")
     assert busy >= 1.5 * sparse > 0, (sparse, busy)
     late_hats = [m.note for t, m in drum_ons(heard) if t > off_at + BAR and m.note in HATS]
     assert late_hats == []
