@@ -43,10 +43,57 @@ def oscsend(port: int, address: str, *typed: str) -> None:
     subprocess.run(["oscsend", "localhost", str(port), address, *typed], check=True, timeout=10)
 
 
+class Band:
+    """The bundled band part on a loop from a JACK client of its own, in a thread, at BPM."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from livedrum.live.cli import DEMO_BAND
+        from livedrum.live.clock import BeatClock
+        from livedrum.live.sources import band_messages
+        from livedrum.midifile import load_song
+        from tests.live.jack_clients import band_port
+        from tests.live.test_run import play
+
+        self.messages = band_messages(load_song(DEMO_BAND))
+        self.stop = threading.Event()
+        self._port_cm = band_port("keys", client_name="band")
+        self.port = self._port_cm.__enter__()
+        length = 4 * 32
+
+        def loop() -> None:
+            clock = BeatClock(time.monotonic() + 0.2, BPM)
+            rep = 0
+            while not self.stop.is_set():
+                shifted = [(b + rep * length, m) for b, m in self.messages]
+                for beat, message in shifted:
+                    if self.stop.is_set():
+                        return
+                    play(self.port, [(beat, message)], clock)
+                rep += 1
+
+        self.thread = threading.Thread(target=loop, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+        self.port.send(mido_all_notes_off())
+        self._port_cm.__exit__(None, None, None)
+
+
+def mido_all_notes_off():  # noqa: ANN201
+    import mido
+
+    return mido.Message("control_change", channel=0, control=123)
+
+
 def test_complexity_kit_errors_and_feedback(jack_server, tmp_path) -> None:  # noqa: ANN001
     osc_port = free_udp_port()
     dump = Dump()
-    daemon = Daemon(tmp_path, "--mode", "lead", "--bpm", str(BPM), "--in", "nothing-matches-this",
+    band = Band()
+    daemon = Daemon(tmp_path, "--mode", "lead", "--bpm", str(BPM), "--in", "band:keys",
                     "--osc-port", str(osc_port), "--osc-reply", f"127.0.0.1:{dump.port}")
     try:
         with capture_port(source="livedrum:livedrum") as heard:
@@ -75,6 +122,7 @@ def test_complexity_kit_errors_and_feedback(jack_server, tmp_path) -> None:  # n
             still_playing = len(drum_ons(heard)) - before
             daemon.terminate()
     finally:
+        band.close()
         if daemon.proc.poll() is None:
             daemon.proc.kill()
     lines = dump.lines()
