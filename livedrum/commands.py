@@ -25,7 +25,35 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kit-off", default="", metavar="PIECE,...",
                    help="kit pieces to leave out: kick, snare, hihat, toms, cymbals, percussion")
     p.add_argument("--humanize", type=float, default=1.0, help="0 = every hit exactly on the grid")
+    p.add_argument("--preset", default=None, metavar="NAME",
+                   help="genre preset (presets/styles): rock, pop, hiphop, jazz, blues, shuffle, funk, latin, ballad")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+
+
+def feel_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--swing", type=float, default=None, help="0 straight .. 1 triplet swing (default: the preset's)")
+    p.add_argument("--intensity", type=float, default=None,
+                   help="0 soft .. 1 loud (default: the preset's, or 0.5: as the model plays)")
+
+
+def preset_of(args: argparse.Namespace):  # noqa: ANN201
+    """The --preset asked for, loaded (ValueError in one line), or None."""
+    if not getattr(args, "preset", None):
+        return None
+    from livedrum.presets import load_preset
+
+    return load_preset(args.preset)
+
+
+def feel_of(args: argparse.Namespace):  # noqa: ANN201
+    """Swing and intensity: the options, else the preset's, else straight and as the model plays."""
+    from livedrum.feel import Feel
+
+    preset = preset_of(args)
+    swing = getattr(args, "swing", None)
+    intensity = getattr(args, "intensity", None)
+    return Feel(swing=swing if swing is not None else (preset.swing if preset else 0.0),
+                intensity=intensity if intensity is not None else (preset.intensity if preset else 0.5))
 
 
 def resolve_device(name: str) -> str:
@@ -45,7 +73,13 @@ def make_drummer(args: argparse.Namespace):  # noqa: ANN201
     from livedrum.perform import ModelDrummer
     from livedrum.sampler import Sampling
 
+    preset = preset_of(args)
     kit_off = frozenset(p.strip() for p in args.kit_off.split(",") if p.strip())
+    if preset is not None:
+        kit_off |= preset.kit_off
+        if args.complexity is None:
+            args.complexity = preset.complexity
+    feel = feel_of(args)
     wanted = Sampling(complexity=0.5 if args.complexity is None else args.complexity,
                       kit_off=kit_off, humanize=args.humanize)  # checks the user's values first
     device = resolve_device(args.device)
@@ -66,7 +100,7 @@ def make_drummer(args: argparse.Namespace):  # noqa: ANN201
         bias=calibrated.get("bias", 0.0), consistency=calibrated.get("consistency", 0.0),
         piece_bias=tuple(calibrated.get("piece_bias", {}).items()), groove=calibrated.get("groove", "none"),
     )
-    return ModelDrummer(net, sampling, args.seed, device)
+    return ModelDrummer(net, sampling, args.seed, device, feel)
 
 
 def without_pieces(drummer, kit_off: frozenset[str]):  # noqa: ANN001, ANN201
@@ -96,6 +130,7 @@ def add_accompany(sub: argparse._SubParsersAction, epilog: str) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT.mid")
     p.add_argument("--keep-drums", action="store_true", help="keep the input's own drum notes too")
     _model_options(p)
+    feel_options(p)
     p.set_defaults(func=run_accompany)
 
 

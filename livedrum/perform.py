@@ -10,6 +10,7 @@ import torch
 from livedrum.batches import bar_lengths_of
 from livedrum.engine import DrumWindow, Engine
 from livedrum.features import band_features, positions_for
+from livedrum.feel import Feel, scale_velocity, swing_beat
 from livedrum.grid import STEPS_PER_BEAT
 from livedrum.model import DrumNet
 from livedrum.sampler import Sampling
@@ -75,10 +76,17 @@ class ModelDrummer:
     """A drummer for `evaluate` and `accompany`: the streaming engine over a whole song."""
 
     def __init__(
-        self, net: DrumNet, sampling: Sampling, seed: int = 0, device: str | torch.device = "cpu"
+        self, net: DrumNet, sampling: Sampling, seed: int = 0, device: str | torch.device = "cpu",
+        feel: Feel | None = None,
     ) -> None:
         self.net, self.sampling, self.seed, self.device = net, sampling, seed, device
+        self.feel = feel or Feel()
 
     def __call__(self, song: Song) -> Notes:
         engine = Engine(self.net, self.sampling, self.seed, self.device)
-        return windows_to_notes(perform(song_grid(song), engine))
+        notes = windows_to_notes(perform(song_grid(song), engine))
+        if self.feel == Feel() or len(notes) == 0:
+            return notes
+        start = swing_beat(notes.start, self.feel.swing)
+        velocity = scale_velocity(notes.velocity.astype(np.float64), self.feel.intensity)
+        return Notes.from_lists(start, start + NOTE_BEATS, notes.pitch, velocity, notes.channel, notes.program)

@@ -26,8 +26,9 @@ def _backend_option(p: argparse.ArgumentParser) -> None:
 
 
 def _feel_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--swing", type=float, default=0.0, help="0 straight .. 1 triplet swing")
-    p.add_argument("--intensity", type=float, default=0.5, help="0 soft .. 1 loud (0.5: as the model plays)")
+    from livedrum.commands import feel_options
+
+    feel_options(p)
     p.add_argument("--record", default=None, metavar="FILE.mid",
                    help="band in and drums out, written while playing")
     p.add_argument("--log", default=None, metavar="FILE.jsonl", help="structured log, one JSON object per line")
@@ -71,7 +72,6 @@ def add_run(sub: argparse._SubParsersAction, epilog: str) -> None:
     p.add_argument("--no-ending", action="store_true", help="follow mode: no crash on the final downbeat")
     p.add_argument("--tap-note", type=int, default=None, help="MIDI note that taps the tempo")
     p.add_argument("--tap-cc", type=int, default=None, help="MIDI controller that taps the tempo")
-    p.add_argument("--preset", default=None, help="genre preset from presets/styles (rock, jazz, shuffle ...)")
     p.add_argument("--controls", default="beatbuddy", metavar="NAME",
                    help="MIDI control map from presets/controls (or a .toml path; none: off)")
     p.add_argument("--osc-port", type=int, default=9000, help="UDP port for OSC control")
@@ -115,8 +115,8 @@ def make_engine(args: argparse.Namespace):  # noqa: ANN201
 
 
 def run_config(args: argparse.Namespace, bpm: float, beats_per_bar: int, mode: str):  # noqa: ANN201
+    from livedrum.commands import feel_of, preset_of
     from livedrum.live.drummer import RunConfig
-    from livedrum.live.performer import Feel
 
     if getattr(args, "clock", "internal") == "tap" and args.tap_note is None and args.tap_cc is None:
         raise ValueError("--clock tap needs --tap-note N or --tap-cc N")
@@ -124,14 +124,18 @@ def run_config(args: argparse.Namespace, bpm: float, beats_per_bar: int, mode: s
         value = getattr(args, name, None)
         if value is not None and not 0 <= value <= 127:
             raise ValueError(f"--{name.replace('_', '-')} must be within 0..127, got {value}")
+    preset = preset_of(args)
+    if preset is not None and beats_per_bar == 4:
+        beats_per_bar = preset.beats_per_bar
     return RunConfig(bpm=bpm, mode=mode, beats_per_bar=beats_per_bar,
                      stop_bars=getattr(args, "stop_bars", 2), ending=not getattr(args, "no_ending", False),
-                     feel=Feel(swing=args.swing, intensity=args.intensity),
+                     feel=feel_of(args),
                      tap_note=getattr(args, "tap_note", None), tap_cc=getattr(args, "tap_cc", None))
 
 
 def run_live(args: argparse.Namespace) -> int:
     from livedrum.cli import STARTED
+    from livedrum.commands import preset_of
     from livedrum.live.controller import Controller
     from livedrum.live.drummer import Drummer
     from livedrum.live.logs import EventLog
@@ -154,8 +158,9 @@ def run_live(args: argparse.Namespace) -> int:
         scheduler = Scheduler(out.send, on_error=lambda line: log("error", line=line))
         drummer = Drummer(engine, cfg, scheduler, log)
         controller = Controller(drummer)
-        if args.preset:
-            controller.preset(args.preset)
+        preset = preset_of(args)
+        if preset is not None:
+            drummer.preset, drummer.fill_every = preset.name, preset.fill_every
         recording = RecordingTap(recorder, cfg.bpm, time.monotonic()) if recorder else None
         session = Session(drummer, scheduler, log, recording)
         osc = None if args.no_osc else OscServer(controller, log, allow=args.osc_allow.split(","), reply_to=reply_to)

@@ -103,6 +103,7 @@ class Controller:
                             feel=replace(d.cfg.feel, swing=p.swing, intensity=p.intensity))
             d.engine.sampling = d.engine.sampling.with_(complexity=p.complexity, kit_off=p.kit_off)
             d.preset = p.name
+            d.fill_every = p.fill_every
             d.log("preset", name=p.name)
 
         if d.playing:

@@ -106,6 +106,7 @@ class Drummer:
         self.meter_start = 0  # the beat where the current bar length began
         self.stopped = False  # the transport: stopped by the user, not waiting for the band
         self.preset = "default"
+        self.fill_every = 0  # bars between automatic fills at phrase ends (the preset's), 0: none
         self._good: dict[int, DrumWindow] = {}  # the last good window at each beat of the bar
         self._failures = 0
         self._wake = asyncio.Event()
@@ -226,6 +227,10 @@ class Drummer:
                 self.next_beat = b
                 self.stop(ending=self.cfg.ending)
                 return
+            bar = (b - self.meter_start) // self.cfg.beats_per_bar
+            if self.fill_every and (bar + 1) % self.fill_every == 0 and self.fill is None:
+                end = b + self.cfg.beats_per_bar  # the phrase ends with this bar: fill into the next
+                self.fill = (end - FILL_BEATS, end)
         fill = self.fill
         if fill is not None and fill[0] <= b < fill[1]:
             self._decide_fill(b)

@@ -144,3 +144,13 @@ def test_a_model_gone_bad_falls_back_to_the_last_good_bar_and_keeps_playing() ->
     errors = [x for x in logged if "inference failed" in x]
     assert len(errors) == 1  # said once, not every beat
     assert drummer.playing
+
+
+def test_a_preset_fills_at_the_end_of_each_phrase() -> None:
+    c, drummer, now = make()
+    c.preset("blues")  # not playing yet: at once; a fill every 4 bars
+    drummer.start(0.0, play_first=False)
+    play_beats(drummer, now, 17)
+    crashes = [b for b, n in planned_notes(drummer) if n == 49 and abs(b - round(b)) < 1e-9]
+    assert 16 in [round(b) for b in crashes]  # the downbeat after bar 4's fill
+    assert drummer.fill is None or drummer.fill[0] >= 17
