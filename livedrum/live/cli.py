@@ -29,6 +29,9 @@ def _feel_options(p: argparse.ArgumentParser) -> None:
     from livedrum.commands import feel_options
 
     feel_options(p)
+    p.add_argument("--kit", default="gm", metavar="NAME",
+                   help="kit map from presets/kits (gm, superior-drummer-3, ezdrummer-3, addictive-drums-2, "
+                        "ableton-drum-rack, roland-tr-8s) or a .toml path")
     p.add_argument("--record", default=None, metavar="FILE.mid",
                    help="band in and drums out, written while playing")
     p.add_argument("--log", default=None, metavar="FILE.jsonl", help="structured log, one JSON object per line")
@@ -136,6 +139,7 @@ def run_config(args: argparse.Namespace, bpm: float, beats_per_bar: int, mode: s
 def run_live(args: argparse.Namespace) -> int:
     from livedrum.cli import STARTED
     from livedrum.commands import preset_of
+    from livedrum.kits import load_kit
     from livedrum.live.controller import Controller
     from livedrum.live.drummer import Drummer
     from livedrum.live.logs import EventLog
@@ -148,6 +152,7 @@ def run_live(args: argparse.Namespace) -> int:
     cfg = run_config(args, args.bpm, args.beats_per_bar, args.mode)
     backend = midi_backend(args.backend)
     controls = _load_controls(args.controls)
+    kit = load_kit(args.kit)
     reply_to = parse_reply_targets(args.osc_reply)
     log = EventLog(args.log, quiet=args.quiet)
     recorder = _open_recorder(args.record, cfg.bpm)
@@ -157,6 +162,7 @@ def run_live(args: argparse.Namespace) -> int:
     try:
         scheduler = Scheduler(out.send, on_error=lambda line: log("error", line=line))
         drummer = Drummer(engine, cfg, scheduler, log)
+        drummer.kit = kit
         controller = Controller(drummer)
         preset = preset_of(args)
         if preset is not None:

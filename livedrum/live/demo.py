@@ -16,6 +16,7 @@ from pathlib import Path
 
 import mido
 
+from livedrum.kits import load_kit
 from livedrum.live.cli import SWITCH_INTERVAL, make_engine, run_config
 from livedrum.live.drummer import Drummer
 from livedrum.live.logs import EventLog
@@ -51,6 +52,7 @@ def play_demo(args: argparse.Namespace, default_band: Path) -> int:
     sig = song.time_signatures[0] if song.time_signatures else None
     beats_per_bar = max(2, round(sig.bar_beats)) if sig else 4
     cfg = run_config(args, bpm, beats_per_bar, "lead")
+    kit = load_kit(args.kit)
     sys.setswitchinterval(SWITCH_INTERVAL)
     log = EventLog(args.log, quiet=args.quiet)
     recorder = Recorder(args.output, bpm)
@@ -65,6 +67,7 @@ def play_demo(args: argparse.Namespace, default_band: Path) -> int:
     try:
         scheduler = Scheduler(send, on_error=lambda line: log("error", line=line))
         drummer = Drummer(engine, cfg, scheduler, log)
+        drummer.kit = kit
         engine.lead = False  # the band starts with the drummer's first beat: play it as `accompany` does
         drummer.start(time.monotonic() + cfg.lead_in, play_first=False)
         assert drummer.clock is not None

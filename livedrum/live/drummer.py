@@ -21,6 +21,7 @@ from livedrum.engine import DrumWindow, Engine
 from livedrum.features import position_features
 from livedrum.grid import STEPS_PER_BEAT
 from livedrum.groove import seed_groove
+from livedrum.kits import KitMap
 from livedrum.live.clock import BeatClock, TapTempo, check_bpm
 from livedrum.live.listener import LiveBand
 from livedrum.live.performer import DRUM_CHANNEL, DrumNote, Feel, window_notes
@@ -106,6 +107,7 @@ class Drummer:
         self.meter_start = 0  # the beat where the current bar length began
         self.stopped = False  # the transport: stopped by the user, not waiting for the band
         self.preset = "default"
+        self.kit = KitMap("gm")  # where each General MIDI hit goes: the plugin's notes and channels
         self.fill_every = 0  # bars between automatic fills at phrase ends (the preset's), 0: none
         self._good: dict[int, DrumWindow] = {}  # the last good window at each beat of the bar
         self._failures = 0
@@ -177,7 +179,7 @@ class Drummer:
             at = self.clock.time_of(self.next_beat)
             off = self.clock.time_of(self.next_beat + 0.5)
             for note, velocity in ENDING_NOTES:
-                self.scheduler.plan_note(at, off, DRUM_CHANNEL, note, velocity)
+                self.hit(at, off, note, velocity)
         self.playing = False
         self.fill = None
         bar = self.next_beat // self.cfg.beats_per_bar + 1
@@ -238,7 +240,7 @@ class Drummer:
             if fill is not None and b >= fill[1]:
                 self.fill = None
                 if b == fill[1] and "cymbals" not in self.engine.sampling.kit_off:
-                    self.scheduler.plan_note(clock.time_of(b), clock.time_of(b + 0.5), DRUM_CHANNEL, *FILL_CRASH)
+                    self.hit(clock.time_of(b), clock.time_of(b + 0.5), *FILL_CRASH)
             self.decide(b)
         self.band.forget(self.now())
 
@@ -323,7 +325,16 @@ class Drummer:
             if on < cutoff:
                 self.scheduler.stats.late += 1
                 continue
-            self.scheduler.plan_note(on, clock.time_of(n.end), DRUM_CHANNEL, n.note, n.velocity)
+            self.hit(on, clock.time_of(n.end), n.note, n.velocity)
+
+    def hit(self, on: float, off: float, note: int, velocity: int) -> None:
+        """One General MIDI drum hit, planned through the kit map (its hi-hat controller first)."""
+        channel, out = self.kit.out_note(note)
+        for message in self.kit.map(note, velocity):
+            if message.type == "note_on":
+                self.scheduler.plan_note(on, off, channel, out, message.velocity)
+            else:
+                self.scheduler.plan(on, message)
 
     def positions(self, b: int) -> np.ndarray:
         bpb = self.cfg.beats_per_bar

@@ -154,3 +154,17 @@ def test_a_preset_fills_at_the_end_of_each_phrase() -> None:
     crashes = [b for b, n in planned_notes(drummer) if n == 49 and abs(b - round(b)) < 1e-9]
     assert 16 in [round(b) for b in crashes]  # the downbeat after bar 4's fill
     assert drummer.fill is None or drummer.fill[0] >= 17
+
+
+def test_the_kit_map_routes_every_hit_to_the_plugins_notes() -> None:
+    from livedrum.kits import load_kit
+    from livedrum.vocab import DRUM_NOTES
+
+    c, drummer, now = make()
+    drummer.kit = load_kit("addictive-drums-2")
+    drummer.start(0.0, play_first=False)
+    play_beats(drummer, now, 8)
+    played = {n for _, n in planned_notes(drummer)}
+    assert played and played <= {drummer.kit.out_note(n)[1] for n in DRUM_NOTES}
+    assert drummer.kit.out_note(42)[1] in played  # the closed hi-hat, on AD2's own note
+    assert 42 not in played or drummer.kit.out_note(42)[1] == 42
