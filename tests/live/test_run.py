@@ -254,3 +254,39 @@ def test_a_full_disk_while_recording_is_said_once_and_the_drums_play_on(jack_ser
     assert stuck_notes(heard) == {}
     assert load_song(record) is not None  # what fitted is a valid MIDI file
     del log
+
+
+def test_sigint_and_a_sysex_and_garbage_flood_on_the_input(jack_server, tmp_path) -> None:  # noqa: ANN001
+    """Ctrl-C ends like SIGTERM; thousands of sysex and odd messages at full speed change nothing."""
+    import random
+
+    rnd = random.Random(3)
+    with band_port("keys", client_name="band") as band:
+        daemon = Daemon(tmp_path, "--mode", "lead", "--bpm", "200", "--in", "band:keys")
+        try:
+            daemon.wait_for_event("input")
+            with capture_port(source="livedrum:livedrum") as heard:
+                time.sleep(0.3)
+                for i in range(3000):
+                    kind = i % 4
+                    if kind == 0:
+                        msg = mido.Message("sysex", data=[rnd.randrange(128) for _ in range(rnd.randrange(1, 200))])
+                    elif kind == 1:
+                        msg = mido.Message("pitchwheel", channel=rnd.randrange(16), pitch=rnd.randrange(-8192, 8191))
+                    elif kind == 2:
+                        msg = mido.Message("polytouch", channel=rnd.randrange(16), note=rnd.randrange(128), value=5)
+                    else:
+                        msg = mido.Message("note_off", channel=rnd.randrange(16), note=rnd.randrange(128))
+                    band.send(msg)
+                before = len(drum_ons(heard))
+                time.sleep(1.0)
+                assert len(drum_ons(heard)) > before  # still playing
+                daemon.proc.send_signal(signal.SIGINT)
+                _, err = daemon.proc.communicate(timeout=15)
+                time.sleep(0.2)
+        finally:
+            if daemon.proc.poll() is None:
+                daemon.proc.kill()
+    assert daemon.proc.returncode == 0 and "Traceback" not in err, err
+    assert stuck_notes(heard) == {}
+    assert any(m.type == "control_change" and m.control == 123 for m, _ in heard.received)
