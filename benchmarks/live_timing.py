@@ -154,7 +154,7 @@ for i in range(int(sys.argv[2])):
 """
 
 
-def livedrum_run(backend: mido.Backend, seconds: float, flood: int = 0) -> dict:
+def livedrum_run(backend: mido.Backend, seconds: float, flood: int = 0, clock_out: bool = False) -> dict:
     """The daemon following a band part: note timing, CPU share while playing, memory, start-up;
     with `flood`, that many OSC packets (valid, wrong and garbage) at full speed while it plays."""
     band = backend.open_output("band", virtual=True, client_name="bench-band")
@@ -162,7 +162,8 @@ def livedrum_run(backend: mido.Backend, seconds: float, flood: int = 0) -> dict:
     launched = time.monotonic()
     daemon = subprocess.Popen(
         [sys.executable, "-m", "livedrum", "run", "--backend", "jack", "--in", "bench-band", "--bpm", str(BPM),
-         "--humanize", "0", "--log", str(log), "--stop-bars", "4", "--osc-port", str(OSC_PORT)],
+         "--humanize", "0", "--log", str(log), "--stop-bars", "4", "--osc-port", str(OSC_PORT),
+         *(["--clock-out"] if clock_out else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     ready = None
     while ready is None:
@@ -208,7 +209,11 @@ def livedrum_run(backend: mido.Backend, seconds: float, flood: int = 0) -> dict:
     arrivals = np.array([t for t, m in received if m[0] == 0x99 and m[2] > 0])
     steps = (arrivals - origin) / STEP
     errors = (steps - np.rint(steps)) * STEP  # the nearest grid step is the planned time
-    return {"errors": errors, "cpu": cpu, "rss": rss, "ready": ready, "alive": alive}
+    ticks = np.array([t for t, m in received if m[0] == 0xF8])
+    tick = STEP * 12 / 24
+    phase = (ticks - origin) / tick
+    tick_errors = (phase - np.rint(phase)) * tick
+    return {"errors": errors, "cpu": cpu, "rss": rss, "ready": ready, "alive": alive, "ticks": tick_errors}
 
 
 def row(name: str, e: np.ndarray) -> str:
@@ -222,6 +227,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--osc-flood", type=int, default=0, metavar="N",
                     help="also run the daemon while N OSC packets (valid, wrong, garbage) arrive at full speed")
+    ap.add_argument("--clock-out", action="store_true", help="also run the daemon with --clock-out")
     ap.add_argument("--receive", help=argparse.SUPPRESS)
     ap.add_argument("--to", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -233,6 +239,7 @@ def main() -> None:
         ref = reference(backend, args.seconds)
         live = livedrum_run(backend, args.seconds)
         flooded = livedrum_run(backend, args.seconds, args.osc_flood) if args.osc_flood else None
+        clocked = livedrum_run(backend, args.seconds, clock_out=True) if args.clock_out else None
     finally:
         jack.terminate()
         jack.wait(timeout=10)
@@ -244,6 +251,10 @@ def main() -> None:
         print(row(f"+ {args.osc_flood} OSC packets", flooded["errors"]))
     gap = np.percentile(np.abs(live["errors"]), 99) - np.percentile(np.abs(ref), 99)
     print(f"p99 over the reference: {gap * 1000:+.3f} ms (goal: within 1 ms)")
+    if clocked is not None:
+        print(row("MIDI clock out ticks", clocked["ticks"]))
+        print(row("notes with clock out", clocked["errors"]))
+        print(f"with --clock-out: CPU {clocked['cpu'] * 100:.2f} % of one core")
     if flooded is not None:
         d99 = np.percentile(np.abs(flooded["errors"]), 99) - np.percentile(np.abs(live["errors"]), 99)
         print(f"p99 under the OSC flood against without: {d99 * 1000:+.3f} ms (goal: within 1 ms); "

@@ -75,6 +75,8 @@ def add_run(sub: argparse._SubParsersAction, epilog: str) -> None:
     p.add_argument("--no-ending", action="store_true", help="follow mode: no crash on the final downbeat")
     p.add_argument("--tap-note", type=int, default=None, help="MIDI note that taps the tempo")
     p.add_argument("--tap-cc", type=int, default=None, help="MIDI controller that taps the tempo")
+    p.add_argument("--clock-out", action="store_true",
+                   help="send MIDI clock (24 per beat) with start and stop on the output, for sequencers")
     p.add_argument("--controls", default="beatbuddy", metavar="NAME",
                    help="MIDI control map from presets/controls (or a .toml path; none: off)")
     p.add_argument("--osc-port", type=int, default=9000, help="UDP port for OSC control")
@@ -133,7 +135,8 @@ def run_config(args: argparse.Namespace, bpm: float, beats_per_bar: int, mode: s
     return RunConfig(bpm=bpm, mode=mode, beats_per_bar=beats_per_bar,
                      stop_bars=getattr(args, "stop_bars", 2), ending=not getattr(args, "no_ending", False),
                      feel=feel_of(args),
-                     tap_note=getattr(args, "tap_note", None), tap_cc=getattr(args, "tap_cc", None))
+                     tap_note=getattr(args, "tap_note", None), tap_cc=getattr(args, "tap_cc", None),
+                     clock_out=getattr(args, "clock_out", False))
 
 
 def run_live(args: argparse.Namespace) -> int:

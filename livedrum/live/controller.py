@@ -147,9 +147,10 @@ class Controller:
     def stop(self) -> str:
         """Silence now (sounding notes end, nothing planned is sent) and stay silent until start."""
         d = self.drummer
+        d.scheduler.drop_pending()
+        d.halt_clock()
         d.stop(ending=False)
         d.stopped = True
-        d.scheduler.drop_pending()
         return "stopped"
 
     def pause(self, value: Any = None) -> str:

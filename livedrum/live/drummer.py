@@ -53,6 +53,7 @@ class RunConfig:
     tap_note: int | None = None  # a note (any channel) that taps the tempo instead of playing
     tap_cc: int | None = None  # a controller that taps the tempo (values above 0)
     lead_in: float = 0.25  # lead mode: seconds from start to the first beat
+    clock_out: bool = False  # send MIDI clock (24 per beat) with start and stop, for sequencers and DAWs
 
     def __post_init__(self) -> None:
         check_bpm(self.bpm)
@@ -109,6 +110,7 @@ class Drummer:
         self.preset = "default"
         self.kit = KitMap("gm")  # where each General MIDI hit goes: the plugin's notes and channels
         self.fill_every = 0  # bars between automatic fills at phrase ends (the preset's), 0: none
+        self.clock_running = False  # MIDI clock out: a start was sent and no stop yet
         self._good: dict[int, DrumWindow] = {}  # the last good window at each beat of the bar
         self._failures = 0
         self._wake = asyncio.Event()
@@ -182,6 +184,9 @@ class Drummer:
                 self.hit(at, off, note, velocity)
         self.playing = False
         self.fill = None
+        if self.clock_running and self.clock is not None:
+            self.scheduler.plan(self.clock.time_of(self.next_beat), mido.Message("stop"))
+            self.clock_running = False
         bar = self.next_beat // self.cfg.beats_per_bar + 1
         self.log("stop", line=f"the band stopped: drums out at bar {bar}, waiting", bar=bar, ending=ending)
         self._wake.set()
@@ -242,7 +247,26 @@ class Drummer:
                 if b == fill[1] and "cymbals" not in self.engine.sampling.kit_off:
                     self.hit(clock.time_of(b), clock.time_of(b + 0.5), *FILL_CRASH)
             self.decide(b)
+        if self.cfg.clock_out:
+            self._plan_clock(b)
         self.band.forget(self.now())
+
+    def _plan_clock(self, b: int) -> None:
+        """MIDI clock for beat b: a start before its first tick if the clock is not running yet."""
+        clock = self.clock
+        assert clock is not None
+        if not self.clock_running:
+            self.scheduler.plan(clock.time_of(b), mido.Message("start"))
+            self.clock_running = True
+        tick = mido.Message("clock")
+        for k in range(24):
+            self.scheduler.plan(clock.time_of(b + k / 24), tick)
+
+    def halt_clock(self) -> None:
+        """Stop the MIDI clock now (the user stopped, or the daemon exits)."""
+        if self.clock_running:
+            self.scheduler.send_now(mido.Message("stop"))
+            self.clock_running = False
 
     def _decide_fill(self, b: int) -> None:
         base = self.engine.sampling

@@ -146,6 +146,9 @@ class Scheduler:
         for listener in self.listeners:
             listener(planned, message)
 
+    def send_now(self, message: mido.Message) -> None:
+        self._deliver(message, time.monotonic())
+
     def drop_pending(self) -> None:
         """Forget everything planned (the drummer stops); sounding notes are ended right away."""
         self._heap.clear()

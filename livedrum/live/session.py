@@ -179,6 +179,8 @@ class Session:
         """Silence and save: note-offs and all-notes-off, then the recording to disk."""
         self._loop = None
         try:
+            self.scheduler.drop_pending()
+            self.drummer.halt_clock()
             self.scheduler.panic()
         finally:
             if self.recording is not None:

@@ -290,3 +290,25 @@ def test_sigint_and_a_sysex_and_garbage_flood_on_the_input(jack_server, tmp_path
     assert daemon.proc.returncode == 0 and "Traceback" not in err, err
     assert stuck_notes(heard) == {}
     assert any(m.type == "control_change" and m.control == 123 for m, _ in heard.received)
+
+
+def test_midi_clock_out_runs_at_24_per_beat_with_start_and_stop(jack_server, tmp_path) -> None:  # noqa: ANN001
+    bpm = 150.0
+    daemon = Daemon(tmp_path, "--mode", "lead", "--bpm", str(bpm), "--in", "nothing-matches-this", "--clock-out")
+    try:
+        with capture_port(source="livedrum:livedrum") as heard:
+            time.sleep(2.0)
+            daemon.terminate()
+            time.sleep(0.2)
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+    kinds = [m.type for m, _ in heard.received if m.type in ("clock", "start", "stop")]
+    assert kinds[-1] == "stop" and kinds.count("stop") == 1
+    ticks = np.array([t for m, t in heard.received if m.type == "clock"])
+    assert len(ticks) > 48
+    gaps = np.diff(ticks)
+    assert np.median(gaps) == pytest.approx(60.0 / bpm / 24, rel=0.02)
+    origin = daemon.events("start")[0]["origin"]
+    phase = (ticks - origin) / (60.0 / bpm / 24)
+    assert np.median(np.abs(phase - np.rint(phase))) * 60.0 / bpm / 24 < 0.003  # on the beat grid
