@@ -62,6 +62,8 @@ def model_kind(path: Path | str) -> str:
 def config_from(ckpt: dict) -> ModelConfig:
     known = {f.name for f in fields(ModelConfig)}
     raw = ckpt.get("model_config", {})
+    if not isinstance(raw, dict):
+        raise ValueError(f"model file has damaged settings (model_config is a {type(raw).__name__})")
     unknown = set(raw) - known
     if unknown:
         raise ValueError(f"model file has unknown settings: {', '.join(sorted(unknown))}")
@@ -84,7 +86,10 @@ def _build(ckpt: dict, path: Path | str, device: str | torch.device) -> tuple[Dr
         default.band_features, default.position_features, default.n_voices, default.steps
     ):
         raise ValueError(f"model file {path} was trained on other features; retrain it")
-    net = DrumNet(cfg)
+    try:
+        net = DrumNet(cfg)
+    except (ValueError, TypeError, RuntimeError) as exc:  # sizes no network can have
+        raise ValueError(f"model file {path} has impossible settings ({exc})") from exc
     try:
         net.load_state_dict(ckpt["model"])
     except (RuntimeError, KeyError) as exc:

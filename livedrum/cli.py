@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from livedrum import __version__
 
@@ -41,9 +42,19 @@ EXAMPLES = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """A usage error is one line too (the full usage is one `--help` away); subcommands inherit this."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"livedrum: error: {message} (see {self.prog} --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already reported in one line
+        return exc.code if isinstance(exc.code, int) else 0
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -53,21 +64,31 @@ def main(argv: list[str] | None = None) -> int:
         print("livedrum: interrupted", file=sys.stderr)
         return 130
     except (ValueError, OSError) as exc:
-        print(f"livedrum: error: {exc}", file=sys.stderr)
+        print(f"livedrum: error: {one_line(exc)}", file=sys.stderr)
         return 1
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if os.environ.get("LIVEDRUM_DEBUG"):
             raise
-        print(f"livedrum: internal error: {type(exc).__name__}: {exc} (LIVEDRUM_DEBUG=1 shows more)",
+        print(f"livedrum: internal error: {type(exc).__name__}: {one_line(exc)} (LIVEDRUM_DEBUG=1 shows more)",
               file=sys.stderr)
         return 1
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line for people: an OSError without its "[Errno N]", the first line only."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror if exc.filename is None else f"{exc.strerror}: {exc.filename}"
+    else:
+        text = str(exc)
+    lines = text.strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def build_parser() -> argparse.ArgumentParser:
     from livedrum.commands import add_accompany, add_eval, add_train
     from livedrum.live.cli import add_demo, add_ports, add_run
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="livedrum", description="An AI drummer that plays with your band.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -80,6 +81,9 @@ def make_drummer(args: argparse.Namespace):  # noqa: ANN201
         if args.complexity is None:
             args.complexity = preset.complexity
     feel = feel_of(args)
+    check_number("--humanize", args.humanize, 0.0, 1.0)
+    if args.seed < 0:
+        raise ValueError(f"--seed must be 0 or more, got {args.seed}")
     wanted = Sampling(complexity=0.5 if args.complexity is None else args.complexity,
                       kit_off=kit_off, humanize=args.humanize)  # checks the user's values first
     device = resolve_device(args.device)
@@ -89,18 +93,40 @@ def make_drummer(args: argparse.Namespace):  # noqa: ANN201
         torch.set_num_threads(1)  # one window at a time is latency-bound: threads only add overhead
     path = Path(args.model) if args.model else default_model_path()
     if model_kind(path) == "thesis":  # the seed thesis' network, as a baseline
-        from livedrum.thesis import ThesisDrummer
-
         temperature = 1.0 if args.complexity is None else 0.25 + 0.75 * wanted.complexity  # the thesis' range
-        return without_pieces(ThesisDrummer.load(path, device, temperature, args.seed), kit_off)
+        return without_pieces(load_thesis(path, device, temperature, args.seed), kit_off)
     net, ckpt = load_model(path, device)
-    calibrated = ckpt.get("sampling", {})
-    sampling = wanted.with_(
-        complexity=calibrated.get("complexity", 0.5) if args.complexity is None else args.complexity,
-        bias=calibrated.get("bias", 0.0), consistency=calibrated.get("consistency", 0.0),
-        piece_bias=tuple(calibrated.get("piece_bias", {}).items()), groove=calibrated.get("groove", "none"),
-    )
+    try:  # the model file's calibrated defaults (the user's values were checked above)
+        calibrated = ckpt.get("sampling", {})
+        sampling = wanted.with_(
+            complexity=calibrated.get("complexity", 0.5) if args.complexity is None else args.complexity,
+            bias=calibrated.get("bias", 0.0), consistency=calibrated.get("consistency", 0.0),
+            piece_bias=tuple(calibrated.get("piece_bias", {}).items()), groove=calibrated.get("groove", "none"),
+        )
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"model file {path} has damaged sampling settings ({exc})") from exc
     return ModelDrummer(net, sampling, args.seed, device, feel)
+
+
+def load_thesis(path: Path | str, device: str = "cpu", temperature: float = 1.0, seed: int = 0):  # noqa: ANN201
+    """The thesis baseline's drummer from its checkpoint; ValueError in one line for a bad file."""
+    from livedrum.thesis import ThesisDrummer
+
+    if not Path(path).is_file():
+        raise ValueError(f"model file not found: {path}")
+    try:
+        return ThesisDrummer.load(path, device, temperature, seed)
+    except ValueError:
+        raise
+    except Exception as exc:  # torch and the network raise many types for foreign or damaged files
+        raise ValueError(f"not a usable thesis model file: {path} ({type(exc).__name__})") from exc
+
+
+def check_number(option: str, value: float, low: float, high: float) -> float:
+    """A finite number within low..high, or ValueError naming the option."""
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ValueError(f"{option} must be within {low:g}..{high:g}, got {value}")
+    return value
 
 
 def without_pieces(drummer, kit_off: frozenset[str]):  # noqa: ANN001, ANN201
@@ -135,7 +161,7 @@ def add_accompany(sub: argparse._SubParsersAction, epilog: str) -> None:
 
 
 def run_accompany(args: argparse.Namespace) -> int:
-    from livedrum.midifile import load_song
+    from livedrum.midifile import load_song, without_realtime
     from livedrum.midiwrite import write_accompaniment
 
     t0 = time.perf_counter()
@@ -147,13 +173,27 @@ def run_accompany(args: argparse.Namespace) -> int:
     song = load_song(data, source.name)
     if len(song.band) == 0:
         raise ValueError(f"{source.name} has no band notes to play along with")
+    out = output_file(args.output, "-o")
     drummer = make_drummer(args)
     drums = drummer(song)
-    write_accompaniment(data, drums, Path(args.output), keep_drums=args.keep_drums)
+    write_accompaniment(without_realtime(data), drums, out, keep_drums=args.keep_drums)
     bars = len(set(int(b) for b in song_bars(song)))
     print(f"wrote {args.output}: {len(drums)} drum notes over {bars} bars "
           f"({time.perf_counter() - t0:.1f} s)")
     return 0
+
+
+def output_file(name: str, option: str) -> Path:
+    """Where a result goes: a file name (its folder is made when written), checked before the work."""
+    path = Path(name)
+    if not name or path.is_dir():
+        raise ValueError(f"{option} {name!r}: wants a file name, not a folder")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{option} {name}: {parent} is a file, not a folder")
+            break
+    return path
 
 
 def song_bars(song) -> list[int]:  # noqa: ANN001
@@ -192,6 +232,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     cfg = apply_options(TrainConfig(), args)
     cfg.model = apply_options(ModelConfig(), args)
+    check_train_options(args, cfg)
     if args.model == "thesis":
         from livedrum.training_jobs import train_thesis_job
 
@@ -203,6 +244,40 @@ def run_train(args: argparse.Namespace) -> int:
     from livedrum.training_jobs import train_drumnet_job
 
     return train_drumnet_job(args, cfg, records)
+
+
+def check_train_options(args: argparse.Namespace, cfg) -> None:  # noqa: ANN001
+    """Every number of the recipe within what trains, the device and folders usable: before any work."""
+    import torch
+
+    m = cfg.model
+    at_least = {"--epochs": (cfg.epochs, 1), "--streams": (cfg.streams, 1), "--chunk-beats": (cfg.chunk_beats, 1),
+                "--plateau-patience": (cfg.plateau_patience, 0), "--early-stop": (cfg.early_stop, 1),
+                "--max-batches": (cfg.max_batches, 0), "--val-songs": (cfg.val_songs, 0),
+                "--threads": (cfg.threads, 0), "--enc-hidden": (m.enc_hidden, 1), "--enc-layers": (m.enc_layers, 1),
+                "--dec-hidden": (m.dec_hidden, 1), "--workers": (args.workers or 0, 0),
+                "--calibrate-songs": (args.calibrate_songs, 0)}
+    for option, (value, low) in at_least.items():
+        if value < low:
+            raise ValueError(f"{option} must be at least {low}, got {value}")
+    for option, value in (("--lr", cfg.lr), ("--clip", cfg.clip), ("--hours-cap", cfg.hours_cap),
+                          ("--eval-weight", cfg.eval_weight)):
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{option} must be a number above 0, got {value}")
+    if not (math.isfinite(cfg.weight_decay) and cfg.weight_decay >= 0):
+        raise ValueError(f"--weight-decay must be a number 0 or above, got {cfg.weight_decay}")
+    for option, value in (("--dropout", m.dropout), ("--feedback-dropout", m.feedback_dropout),
+                          ("--lag-dropout", m.lag_dropout), ("--lag-seed", m.lag_seed)):
+        check_number(option, value, 0.0, 1.0)
+    try:
+        device = torch.device(cfg.device)
+    except RuntimeError:
+        raise ValueError(f"--device {cfg.device!r}: not a device (cpu, cuda, cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {cfg.device}: no CUDA GPU is available here (use --device cpu)")
+    for option, folder in (("--out", cfg.out), ("--cache", cfg.cache)):
+        if Path(folder).exists() and not Path(folder).is_dir():
+            raise ValueError(f"{option} {folder}: is a file, not a folder")
 
 
 def load_dataset(args: argparse.Namespace, cache: str, build_it: bool = True) -> dict:
@@ -217,7 +292,11 @@ def load_dataset(args: argparse.Namespace, cache: str, build_it: bool = True) ->
         sources = discover(paths)
         if not sources:
             raise ValueError("no MIDI files found in " + ", ".join(map(str, paths)))
-        build(sources, Path(cache), workers=args.workers or os.cpu_count() or 1)
+        summary = build(sources, Path(cache), workers=args.workers or os.cpu_count() or 1)
+        if summary.n_songs == 0:
+            files = "file" if summary.n_files == 1 else "files"
+            raise ValueError(f"nothing to train on: none of the {summary.n_files} MIDI {files} has both band "
+                             "and drums (the reasons are listed above)")
     if dist.is_initialized():
         dist.barrier()
     return {split: load_split(Path(cache), split) for split in ("train", "validation")}
@@ -244,30 +323,40 @@ def add_eval(sub: argparse._SubParsersAction, epilog: str) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     from livedrum.baselines import fixed_rock_beat, onset_mirror
-    from livedrum.evaluate import evaluate
+    from livedrum.evaluate import MIN_DRUM_HITS, evaluate
 
+    if args.limit < 0:
+        raise ValueError(f"--limit must be 0 (all songs) or more, got {args.limit}")
+    json_out = None if args.json in (None, "-") else output_file(args.json, "--json")
+    plot_out = None if args.plot is None else output_file(args.plot, "--plot")
     drummers: dict = {}
     if not args.no_model:
         drummers["livedrum"] = make_drummer(args)
     if args.thesis:
-        from livedrum.thesis import ThesisDrummer
-
-        drummers["thesis"] = ThesisDrummer.load(args.thesis, seed=args.seed)
+        drummers["thesis"] = load_thesis(args.thesis, seed=args.seed)
     drummers["fixed rock beat"] = fixed_rock_beat
     drummers["onset mirror"] = onset_mirror
     split = args.split or ("all" if args.paths else "validation")
     songs = list(eval_songs(args, split))
     if not songs:
-        raise ValueError("no usable songs to evaluate")
+        raise ValueError("nothing to evaluate: no readable song (the reasons are listed above)")
     report = evaluate(songs, drummers, progress=sys.stderr.isatty())
+    if not report.songs:
+        raise ValueError(f"nothing could be scored: none of the {len(songs)} songs has {MIN_DRUM_HITS} "
+                         "or more real drum hits to compare with")
     if args.json == "-":
         print(json.dumps(report.to_json(), indent=1))
     else:
         print(report.format_table())
-        if args.json:
-            Path(args.json).write_text(json.dumps(report.to_json(), indent=1))
-    if args.plot:
-        report.plot(args.plot)
+    try:
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(report.to_json(), indent=1))
+        if plot_out is not None:
+            plot_out.parent.mkdir(parents=True, exist_ok=True)
+            report.plot(plot_out)
+    except OSError as exc:
+        raise ValueError(f"cannot write {exc.filename or json_out or plot_out}: {exc.strerror or exc}") from exc
     return 0
 
 
@@ -282,6 +371,8 @@ def eval_songs(args: argparse.Namespace, split: str) -> Iterator:
     skipped = 0
     for src, data in read_sources(sources):
         try:
+            if isinstance(data, OSError):
+                raise ValueError(f"cannot read the file: {data.strerror or data}")
             yield load_song(data, src.label)
         except ValueError as exc:
             skipped += 1
@@ -304,13 +395,18 @@ def spread(sources: list, limit: int) -> list:
 
 
 def read_sources(sources: list) -> Iterator[tuple]:
-    """(source, bytes) for loose files and archive members alike, one pass per archive."""
+    """(source, bytes) for loose files and archive members alike, one pass per archive; a loose
+    file that cannot be read comes with its OSError instead of bytes."""
     from livedrum.corpus import iter_archive
 
     archives: dict[Path, dict] = {}
     for s in sources:
         if s.member is None:
-            yield s, s.path.read_bytes()
+            try:
+                data: bytes | OSError = s.path.read_bytes()
+            except OSError as exc:
+                data = exc
+            yield s, data
         else:
             archives.setdefault(s.path, {})[s.label] = s
     for path, members in archives.items():

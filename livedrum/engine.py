@@ -54,6 +54,8 @@ class Engine:
         self.drum_history = np.zeros((0, cfg.n_voices), dtype=np.float32)
         self._mask_key: Sampling | None = None
         self._steps = S
+        self._fresh = 0  # windows left to play without my own last bar (see restart_groove)
+        self._fresh_seeded = False
 
     @torch.no_grad()
     def hear(self, band: np.ndarray, position: np.ndarray) -> None:
@@ -61,6 +63,12 @@ class Engine:
         x = np.concatenate([band, position], axis=-1)[None]
         _, self.state = self.net.encoder(torch.from_numpy(x).to(self.device), self.state)
         self.band_history = np.concatenate([self.band_history, band])[-8 * self._steps :]
+
+    def restart_groove(self, beats: int, seeded: bool) -> None:
+        """For the next `beats` windows, do not copy my last bar: play from the band alone
+        (seeded=False: a busier knob setting is heard at once) or from the seed groove (seeded=True:
+        a calmer one). Called when a knob moves far; the groove then carries on from there."""
+        self._fresh, self._fresh_seeded = max(0, beats), seeded
 
     def last_bar(self, position: np.ndarray, bar_beats: int) -> np.ndarray:
         """(S, Fb + V + 1) what happened one bar before each step of the next window: the band,
@@ -72,7 +80,12 @@ class Engine:
         known = float(self.drum_history[-lag:].any())
         band_on = self.lead or self.band_history[-S:, : 2 * N_REGISTERS].any()  # onsets or sounding notes
         seed = seed_groove(self.sampling.groove, position) if band_on else None
-        if seed is not None and not drums.any():
+        if self._fresh > 0:
+            self._fresh -= 1
+            drums, known = np.zeros_like(drums), 0.0
+            if self._fresh_seeded and seed is not None:
+                drums, known = seed, 1.0
+        elif seed is not None and not drums.any():
             drums, known = seed, 1.0
         return np.concatenate([band, drums * known, np.full((S, 1), known, np.float32)], axis=1)
 

@@ -33,14 +33,41 @@ def load_song(source: str | Path | bytes, name: str | None = None) -> Song:
         mid = mido.MidiFile(file=io.BytesIO(data), clip=True)
     except Exception as exc:  # mido raises many types for broken files
         raise ValueError(f"not a readable MIDI file: {_reason(exc)}") from exc
+    if not mid.tracks:
+        raise ValueError("the MIDI header says the file has no tracks")
     if mid.type not in (0, 1):
         raise ValueError(f"MIDI type {mid.type} is not supported (only 0 and 1)")
-    if mid.ticks_per_beat <= 0:
+    if mid.ticks_per_beat == 0:
+        raise ValueError("MIDI header gives 0 ticks per beat: no note has a time")
+    if mid.ticks_per_beat < 0:
         raise ValueError("MIDI file uses SMPTE time, not beats")
     try:
         return _song_from_midi(mid, label)
     except (OverflowError, MemoryError) as exc:
         raise ValueError(f"implausible timing in the file ({type(exc).__name__})") from exc
+
+
+def without_realtime(data: bytes) -> bytes:
+    """The file's bytes without real-time messages (clock, start, stop ...: they belong on a cable,
+    and a MIDI file holding them cannot be written back), their delta times kept; the same bytes
+    when there are none. The bytes must be readable (`load_song` accepted them)."""
+    mid = mido.MidiFile(file=io.BytesIO(data), clip=True)
+    if not any(msg.is_realtime for track in mid.tracks for msg in track):
+        return data
+    for i, track in enumerate(mid.tracks):
+        kept, carry = mido.MidiTrack(), 0
+        for msg in track:
+            if msg.is_realtime:
+                carry += msg.time
+            else:
+                kept.append(msg.copy(time=msg.time + carry))
+                carry = 0
+        mid.tracks[i] = kept
+    if len(mid.tracks) > 1:
+        mid.type = 1  # a "type 0" file with more tracks reads, but mido writes it only as type 1
+    out = io.BytesIO()
+    mid.save(file=out)
+    return out.getvalue()
 
 
 def _reason(exc: Exception) -> str:

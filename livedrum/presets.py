@@ -49,7 +49,11 @@ def available_presets(styles_dir: Path = STYLES_DIR) -> list[str]:
 def load_preset(name: str, styles_dir: Path = STYLES_DIR) -> Preset:
     """A preset by name (or a path to a .toml); ValueError in one line for anything wrong."""
     path = Path(name) if name.endswith(".toml") else styles_dir / f"{name}.toml"
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError:  # a name too long for the file system, say
+        found = False
+    if not found:
         known = ", ".join(available_presets(styles_dir)) or "(none)"
         raise ValueError(f"unknown preset {name!r} (known: {known})")
     try:

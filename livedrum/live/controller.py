@@ -8,6 +8,7 @@ decided, so a change applies from the next window on; a preset waits for the nex
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,6 +19,9 @@ from livedrum.live.control_map import Action
 from livedrum.live.drummer import MODES, Drummer
 from livedrum.presets import STYLES_DIR, load_preset
 from livedrum.vocab import PIECE_NAMES
+
+RESTART_MOVE = 0.25  # a complexity move this large restarts the groove for one bar
+PRESET_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def unit(value: Any, name: str) -> float:
@@ -58,8 +62,14 @@ class Controller:
     # ---- the knobs --------------------------------------------------------------------------
 
     def complexity(self, value: Any) -> float:
+        """A far move restarts the groove for a bar (the drummer copies its own last bar, so it
+        would take many bars to get busier or calmer); small moves let it drift."""
         value = unit(value, "complexity")
+        old = self.sampling.complexity
         self._sample(complexity=value)
+        if abs(value - old) >= RESTART_MOVE:
+            d = self.drummer
+            d.engine.restart_groove(d.cfg.beats_per_bar, seeded=value < old)
         return value
 
     def humanize(self, value: Any) -> float:
@@ -93,6 +103,8 @@ class Controller:
         """Load now (errors now), switch at the next bar line (at once when not playing)."""
         if not isinstance(name, str):
             raise TypeError(f"preset takes a name (string), got {type(name).__name__} {name!r}")
+        if not PRESET_NAME.fullmatch(name):  # a name from presets/styles, never a path from the network
+            raise ValueError(f"preset names are letters, digits and - _ (up to 64), got {name[:80]!r}")
         p = load_preset(name, STYLES_DIR if self.styles_dir is None else self.styles_dir)  # type: ignore[arg-type]
         d = self.drummer
 
@@ -114,7 +126,8 @@ class Controller:
 
     def fill(self, bars: Any = None) -> int:
         if bars is not None:
-            if isinstance(bars, bool) or not isinstance(bars, int | float) or float(bars) != int(bars):
+            if isinstance(bars, bool) or not isinstance(bars, int | float) or not math.isfinite(bars) \
+                    or float(bars) != int(bars):
                 raise TypeError(f"fill takes a whole number of bars, got {bars!r}")
             bars = int(bars)
         start, end = self.drummer.request_fill(bars)

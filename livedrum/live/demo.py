@@ -40,6 +40,8 @@ def _try_output(args: argparse.Namespace, log: EventLog):  # noqa: ANN202
 
 
 def play_demo(args: argparse.Namespace, default_band: Path) -> int:
+    if args.bars < 0:
+        raise ValueError(f"--bars must be 0 (all) or more, got {args.bars}")
     path = Path(args.band) if args.band else default_band
     try:
         data = path.read_bytes()

@@ -118,7 +118,7 @@ class OscServer(asyncio.DatagramProtocol):
         self.reply_to = list(reply_to or [])
         self.clients: OrderedDict[Addr, float] = OrderedDict()
         self.buckets: dict[str, Bucket] = {}
-        self.total = Bucket(total_rate, total_rate)
+        self.total = Bucket(total_rate, total_rate, tokens=total_rate)  # full, as a sender's own bucket
         self.rate, self.burst = rate, burst
         self.stats = OscStats()
         self.transport: asyncio.DatagramTransport | None = None
@@ -146,6 +146,12 @@ class OscServer(asyncio.DatagramProtocol):
             self.log("warning", line=line)
 
     def datagram_received(self, data: bytes, addr: Addr) -> None:
+        try:
+            self._receive(data, addr)
+        except Exception as exc:  # the last line of defence: no packet may raise into the event loop
+            self._warn_once(f"bug:{type(exc).__name__}", f"OSC packet ignored: {type(exc).__name__}: {exc}")
+
+    def _receive(self, data: bytes, addr: Addr) -> None:
         self.stats.received += 1
         now = time.monotonic()
         host = addr[0]
@@ -178,8 +184,9 @@ class OscServer(asyncio.DatagramProtocol):
             return
         try:
             feedback = handler(args)
-        except (TypeError, ValueError) as exc:
-            self._error(addr, f"{address}: {exc}")
+        except Exception as exc:  # refused: TypeError, ValueError, and what odd values raise deeper down
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            self._error(addr, f"{address}: {reason}")
             return
         self.stats.accepted += 1
         self.log("osc", address=address, args=args)
