@@ -17,10 +17,12 @@ Two runs (issue 7), each printing its figures and PASS/FAIL against the goals:
   sampled every 10 s, and SIGTERM while it plays.
 
 Goals: memory growth under 10 MB, no late notes, no drift (virtual: 1 us; JACK: the mean error of
-the first and last minute within 0.1 ms), no stuck notes, a valid recording holding every note sent.
+the first and last minute within a quarter of a JACK period, its lower envelope (p1) within 0.1 ms),
+no stuck notes, a valid recording holding every note sent.
 
     python benchmarks/soak.py --virtual 3
-    nohup python benchmarks/soak.py --jack 15 > soak-jack.txt 2>&1 &
+    nohup python benchmarks/soak.py --jack 15 --keep soak-jack > soak-jack.txt 2>&1 &
+    python benchmarks/soak.py --analyse soak-jack/jack     # the JACK figures again, from its files
 """
 
 from __future__ import annotations
@@ -73,8 +75,11 @@ from livedrum.presets import STYLES_DIR  # noqa: E402
 DEMO_BAND = ROOT / "livedrum" / "data" / "demo-band.mid"
 MEMORY_GOAL_MB = 10.0
 DRIFT_GOAL_S = 1e-6  # virtual clock: planned and sent times exact to a microsecond
-JACK_DRIFT_GOAL_S = 1e-4  # JACK: the mean error may not move more than this from the first minute to the last
 JACK_PERIOD_S = 64 / 48000  # a JACK cycle: MIDI arrives at a cycle boundary, up to one period after it is sent
+# JACK: how far the mean error may move from the first minute to the last. The drummer's clock starts
+# afresh with each song, at a phase of JACK's cycle that chance decides; that phase alone moves a song's
+# mean error by up to a quarter of a period (notes lie on a 12-step grid: 31.25 periods a step at 120 BPM).
+JACK_DRIFT_GOAL_S = JACK_PERIOD_S / 4
 VIRTUAL_START = 1_000_000.125  # the virtual clock starts where time.monotonic() is after 11.6 days of uptime
 TEMPO_RANGE = (80.0, 180.0)
 PIECES = ("kick", "snare", "hihat", "toms", "cymbals", "percussion")
@@ -746,13 +751,13 @@ def reference_errors(seconds: float) -> np.ndarray:
 
 
 def jack_soak(minutes: float, keep: Path | None = None, progress: bool = True, reference_s: float = 30.0) -> dict:
-    """The daemon on JACK for `minutes` with a band that comes and goes; SIGTERM while it plays."""
+    """The daemon on JACK for `minutes` with a band that comes and goes; SIGTERM while it plays. Everything
+    measured is kept in the folder (run.json, received.json, the log and the recording): `analyse_jack`."""
     folder = Path(tempfile.mkdtemp(prefix="livedrum-soak-jack-")) if keep is None else keep
     folder.mkdir(parents=True, exist_ok=True)
     log, record, errors, band_out = (folder / n for n in ("run.jsonl", "run.mid", "daemon-stderr.txt", "band.json"))
     jack = live_timing.start_jack()  # its own server name, in JACK_DEFAULT_SERVER for every child
     daemon = band = rx = None
-    reference = np.zeros(0)
     samples: list[tuple[float, float, float]] = []  # (seconds since the band began, RSS MB, CPU s)
     loads: list[float] = []
     other_jacks: list[int] = []  # JACK servers of other people on this machine: side by side, they interfere
@@ -802,6 +807,9 @@ def jack_soak(minutes: float, keep: Path | None = None, progress: bool = True, r
         received = rx.close()
         rx = None
         (folder / "received.json").write_text(json.dumps(received))  # (arrival, bytes) of everything the daemon sent
+        (folder / "run.json").write_text(json.dumps({
+            "began": began, "stopped_at": stopped_at, "died": died, "exit_code": exit_code, "samples": samples,
+            "loads": loads, "other_jacks": other_jacks, "reference": reference.tolist(), "cpus": os.cpu_count()}))
     finally:
         for proc in (band, daemon):
             if proc is not None and proc.poll() is None:
@@ -811,11 +819,22 @@ def jack_soak(minutes: float, keep: Path | None = None, progress: bool = True, r
             rx.proc.kill()
         jack.terminate()
         jack.wait(timeout=10)
-    events = read_log(log)
+    return analyse_jack(folder)
+
+
+def analyse_jack(folder: Path) -> dict:
+    """The figures and goals of a JACK soak from the files it left in `folder`."""
+    run = json.loads((folder / "run.json").read_text())
+    received = [(t, m) for t, m in json.loads((folder / "received.json").read_text())]
+    began, stopped_at, died, exit_code = run["began"], run["stopped_at"], run["died"], run["exit_code"]
+    samples, reference = run["samples"], np.array(run["reference"])
+    events = read_log(folder / "run.jsonl")
     origins = [float(e["origin"]) for e in events if e.get("event") == "start"]
     final = next((e for e in reversed(events) if e.get("event") == "stopped"), {})
     arrivals, song, errors_s = timing_errors(received, origins)
+    band_out = folder / "band.json"
     band_info = json.loads(band_out.read_text()) if band_out.exists() else {"starts": [], "notes": 0}
+    record = folder / "run.mid"
     try:
         drums, band_notes = count_recording(record)
         valid = True
@@ -828,29 +847,31 @@ def jack_soak(minutes: float, keep: Path | None = None, progress: bool = True, r
     first_min = errors_s[arrivals < began + 60.0]
     last_min = errors_s[arrivals >= stopped_at - 60.0]
     minute = ((arrivals - began) // 60.0).astype(int)
-    per_minute = [(float(np.median(errors_s[minute == m])), float(errors_s[minute == m].mean()))
+    per_minute = [(float(np.median(errors_s[minute == m])), float(errors_s[minute == m].mean()),
+                   float(np.percentile(errors_s[minute == m], 1)), float(np.percentile(errors_s[minute == m], 99)))
                   for m in range(int(minute.max()) + 1 if len(minute) else 0) if np.any(minute == m)]
-    medians = np.array([m for m, _ in per_minute])
-    slope = np.polyfit(np.arange(len(medians)) / 60.0, medians * 1000, 1)[0] if len(medians) > 2 else float("nan")
+    means = np.array([m for _, m, _, _ in per_minute])
+    slope = np.polyfit(np.arange(len(means)) / 60.0, means * 1000, 1)[0] if len(means) > 2 else float("nan")
     stuck = stuck_notes(received)
     late_arrivals = int(np.sum(errors_s > LATE_SECONDS))
     late_beyond_period = int(np.sum(errors_s > LATE_SECONDS + JACK_PERIOD_S))
-    # a shift of the whole distribution, not a few notes held up by a busy machine: medians
-    drift = abs(np.median(last_min) - np.median(first_min)) if len(first_min) and len(last_min) else float("nan")
+    both = len(first_min) > 0 and len(last_min) > 0
+    drift = abs(last_min.mean() - first_min.mean()) if both else float("nan")
+    floor1, floor2 = (np.percentile(first_min, 1), np.percentile(last_min, 1)) if both else (math.nan, math.nan)
     log_late = final.get("late")
     cpu = (last[2] - samples[0][2]) / max(last[0] - samples[0][0], 1e-9)
+    stderr = (folder / "daemon-stderr.txt").read_text(errors="replace").splitlines()
     r = {
         "minutes": (stopped_at - began) / 60.0, "exit_code": exit_code, "songs": len(origins),
         "band_songs": len(band_info["starts"]), "samples": samples, "rss_minute1": minute1, "rss_end": last,
         "rss_growth": last[1] - minute1[1], "arrivals": arrivals, "song": song, "errors": errors_s,
         "first_min": first_min, "last_min": last_min, "drift": drift, "slope_ms_per_h": slope,
-        "per_minute": per_minute,
-        "late_log": log_late, "notes_log": final.get("notes"), "late_arrivals": late_arrivals,
-        "late_beyond_period": late_beyond_period, "stuck": stuck, "recorded_drums": drums,
-        "recorded_band": band_notes, "band_notes": band_info["notes"], "valid": valid, "cpu": cpu,
-        "received": len(received), "folder": str(folder), "reference": reference,
-        "load": (float(np.mean(loads)), max(loads)), "other_jacks": max(other_jacks, default=0), "died": died,
-        "stderr_tail": errors.read_text(errors="replace").splitlines()[-40:] if died is not None else [],
+        "per_minute": per_minute, "late_log": log_late, "notes_log": final.get("notes"),
+        "late_arrivals": late_arrivals, "late_beyond_period": late_beyond_period, "stuck": stuck,
+        "recorded_drums": drums, "recorded_band": band_notes, "band_notes": band_info["notes"], "valid": valid,
+        "cpu": cpu, "cpus": run["cpus"], "received": len(received), "folder": str(folder), "reference": reference,
+        "load": (float(np.mean(run["loads"])), max(run["loads"])), "other_jacks": max(run["other_jacks"], default=0),
+        "died": died, "stderr_tail": stderr[-40:] if died is not None else [],
         "log_errors": [e.get("line") for e in events if e.get("event") in ("error", "watchdog")],
     }
     received_ons = int(sum(m[0] == 0x90 | DRUM_CHANNEL and m[2] > 0 for _, m in received))
@@ -865,10 +886,12 @@ def jack_soak(minutes: float, keep: Path | None = None, progress: bool = True, r
          f"{late_arrivals / max(len(errors_s), 1):.1%} ({np.mean(reference > LATE_SECONDS):.1%})", "info: JACK's own",
          None),
         ("note-ons arriving > 1 ms + one JACK period late", f"{late_beyond_period}", "0", late_beyond_period == 0),
-        ("drift: median error, first minute -> last minute",
-         f"{np.median(first_min) * 1000:+.3f} -> {np.median(last_min) * 1000:+.3f} ms"
-         if len(first_min) and len(last_min)
-         else "n/a", f"moves < {JACK_DRIFT_GOAL_S * 1000:g} ms", drift < JACK_DRIFT_GOAL_S),
+        ("drift: mean error, first minute -> last minute",
+         f"{first_min.mean() * 1000:+.3f} -> {last_min.mean() * 1000:+.3f} ms" if both else "n/a",
+         f"moves < {JACK_DRIFT_GOAL_S * 1000:.3f} ms", drift < JACK_DRIFT_GOAL_S),
+        ("drift: p1 of the error, first minute -> last minute",
+         f"{floor1 * 1000:+.3f} -> {floor2 * 1000:+.3f} ms" if both else "n/a", "moves < 0.1 ms",
+         abs(floor2 - floor1) < 1e-4),
         ("stuck notes after SIGTERM (note-on, no off/CC 123)", f"{sum(stuck.values())}", "0", not stuck),
         ("daemon exit status after SIGTERM", f"{exit_code}", "0", exit_code == 0),
         ("recording valid: drum notes in file / " + ("'stopped' count" if final else "received"),
@@ -880,7 +903,7 @@ def jack_soak(minutes: float, keep: Path | None = None, progress: bool = True, r
 
 
 def print_jack(r: dict) -> bool:
-    print(f"livedrum soak on JACK (dummy driver, 48 kHz, 64-frame periods, {os.cpu_count()} CPU cores): "
+    print(f"livedrum soak on JACK (dummy driver, 48 kHz, 64-frame periods, {r['cpus']} CPU cores): "
           f"{r['minutes']:.1f} min, {r['band_songs']} band songs, {r['songs']} drummer starts, "
           f"{len(r['errors'])} drum notes timed, daemon CPU {r['cpu'] * 100:.2f} % of one core; "
           f"machine load average {r['load'][0]:.2f} (max {r['load'][1]:.2f}), other JACK servers running: "
@@ -898,9 +921,9 @@ def print_jack(r: dict) -> bool:
             print(ms_row("plain snd", r["reference"]) + "   <- a plain sender through the same JACK, before the run")
         print(ms_row("minute 1", r["first_min"]) if len(r["first_min"]) else "minute 1: no notes")
         print(ms_row("last min", r["last_min"]) if len(r["last_min"]) else "last minute: no notes")
-    print("median error per minute (ms): " + " ".join(f"{m * 1000:+.3f}" for m, _ in r["per_minute"]))
-    print("mean error per minute (ms):   " + " ".join(f"{m * 1000:+.3f}" for _, m in r["per_minute"]))
-    print(f"trend of the per-minute medians: {r['slope_ms_per_h']:+.4f} ms per hour")
+    for k, name in enumerate(("median", "mean", "p1", "p99")):
+        print(f"{name + ' error per minute (ms):':<30}" + " ".join(f"{m[k] * 1000:+.3f}" for m in r["per_minute"]))
+    print(f"trend of the per-minute means: {r['slope_ms_per_h']:+.4f} ms per hour")
     if r["log_errors"]:
         print("the daemon logged: " + "; ".join(map(str, r["log_errors"][:10])))
     if r["died"] is not None:
@@ -925,11 +948,15 @@ def main() -> int:
     ap.add_argument("--charge", action="store_true",
                     help="virtual: add each window's real compute time to the virtual clock (late if slow)")
     ap.add_argument("--keep", type=Path, default=None, metavar="DIR", help="write the logs and recordings here")
+    ap.add_argument("--analyse", type=Path, default=None, metavar="DIR",
+                    help="print the figures of a finished JACK soak again from its files (DIR holds run.json)")
     ap.add_argument("--band-client", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.band_client:
         band_client(args.band_client)
         return 0
+    if args.analyse is not None:
+        return 0 if print_jack(analyse_jack(args.analyse)) else 1
     if args.virtual is None and args.jack is None:
         args.virtual = 3.0
     ok = True
