@@ -750,7 +750,8 @@ def reference_errors(seconds: float) -> np.ndarray:
     return errors
 
 
-def jack_soak(minutes: float, keep: Path | None = None, progress: bool = True, reference_s: float = 30.0) -> dict:
+def jack_soak(minutes: float, keep: Path | None = None, progress: bool = True, reference_s: float = 30.0,
+              daemon_args: tuple[str, ...] = ()) -> dict:
     """The daemon on JACK for `minutes` with a band that comes and goes; SIGTERM while it plays. Everything
     measured is kept in the folder (run.json, received.json, the log and the recording): `analyse_jack`."""
     folder = Path(tempfile.mkdtemp(prefix="livedrum-soak-jack-")) if keep is None else keep
@@ -768,7 +769,7 @@ def jack_soak(minutes: float, keep: Path | None = None, progress: bool = True, r
             daemon = subprocess.Popen(  # -X faulthandler: a crash leaves every thread's Python stack in its stderr
                 [sys.executable, "-X", "faulthandler", "-m", "livedrum", "run", "--backend", "jack",
                  "--in", BAND_CLIENT, "--humanize", "0", "--log", str(log), "--record", str(record),
-                 "--bpm", str(BAND_BPM), "--osc-port", str(free_udp_port())],
+                 "--bpm", str(BAND_BPM), "--osc-port", str(free_udp_port()), "--no-ui", *daemon_args],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT)
         wait_for_event(log, "ready", daemon, 60.0)
         time.sleep(1.0)
@@ -948,6 +949,8 @@ def main() -> int:
     ap.add_argument("--charge", action="store_true",
                     help="virtual: add each window's real compute time to the virtual clock (late if slow)")
     ap.add_argument("--keep", type=Path, default=None, metavar="DIR", help="write the logs and recordings here")
+    ap.add_argument("--priority", default="normal", choices=("normal", "high", "realtime"),
+                    help="JACK: the daemon's --priority")
     ap.add_argument("--analyse", type=Path, default=None, metavar="DIR",
                     help="print the figures of a finished JACK soak again from its files (DIR holds run.json)")
     ap.add_argument("--band-client", help=argparse.SUPPRESS)
@@ -966,7 +969,7 @@ def main() -> int:
                                          keep=keep))
     if args.jack is not None:
         keep = None if args.keep is None else args.keep / "jack"
-        ok &= print_jack(jack_soak(args.jack, keep))
+        ok &= print_jack(jack_soak(args.jack, keep, daemon_args=("--priority", args.priority)))
     return 0 if ok else 1
 
 

@@ -17,7 +17,9 @@ EXAMPLES = {
     "accompany": """examples:
   livedrum accompany song.mid -o song-drums.mid
   livedrum accompany song.mid -o busy.mid --complexity 0.9 --seed 7
-  livedrum accompany song.mid -o no-hats.mid --kit-off hihat,cymbals --keep-drums""",
+  livedrum accompany song.mid -o no-hats.mid --kit-off hihat,cymbals --keep-drums
+  livedrum accompany band.wav -o drums.mid --render band-with-drums.wav   # a recording: drums aligned to it
+  livedrum accompany song.mid -o song-drums.mid --render song-drums.wav  # listen through a SoundFont""",
     "train": """examples:
   livedrum train                                  # shared corpora, default recipe, into runs/default
   livedrum train --out runs/big --epochs 20 --enc-hidden 256 --resume
@@ -27,11 +29,16 @@ EXAMPLES = {
   livedrum run                                    # every input port, virtual output port "livedrum"
   livedrum run --in keys --in bass --bpm 96 --record gig.mid
   livedrum run --backend jack --connect fluidsynth --mode lead --bpm 128
-  livedrum run --clock tap --tap-cc 64 --swing 0.5""",
+  livedrum run --clock tap --tap-cc 64 --swing 0.5
+  livedrum run --ui-host 0.0.0.0                  # the web page for phones on the LAN (token and QR code printed)""",
     "demo": """examples:
   livedrum demo                                   # the bundled band part, live, into demo-with-drums.mid
   livedrum demo --bars 8 --complexity 0.8 -o busy.mid
   livedrum demo --band my-band.mid --no-port""",
+    "studio": """examples:
+  livedrum studio                                 # opens http://127.0.0.1:8001/studio in the browser
+  livedrum studio --port 8080 --no-browser
+  livedrum studio --host 0.0.0.0                  # for the LAN: prints the address with its access token""",
     "ports": """examples:
   livedrum ports
   livedrum ports --backend jack""",
@@ -87,6 +94,7 @@ def one_line(exc: BaseException) -> str:
 def build_parser() -> argparse.ArgumentParser:
     from livedrum.commands import add_accompany, add_eval, add_train
     from livedrum.live.cli import add_demo, add_ports, add_run
+    from livedrum.web.options import add_studio
 
     parser = Parser(
         prog="livedrum", description="An AI drummer that plays with your band.",
@@ -95,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"livedrum {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     commands = (("run", add_run), ("demo", add_demo), ("ports", add_ports), ("accompany", add_accompany),
-                ("train", add_train), ("eval", add_eval))
+                ("train", add_train), ("eval", add_eval), ("studio", add_studio))
     for name, add in commands:
         add(sub, EXAMPLES[name])
     return parser

@@ -25,7 +25,9 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="same input, settings and seed: same drums")
     p.add_argument("--kit-off", default="", metavar="PIECE,...",
                    help="kit pieces to leave out: kick, snare, hihat, toms, cymbals, percussion")
-    p.add_argument("--humanize", type=float, default=1.0, help="0 = every hit exactly on the grid")
+    p.add_argument("--humanize", type=float, default=0.5,
+                   help="micro-timing and accents as real drummers play them (Groove MIDI Dataset): "
+                        "0 = every hit exactly on the grid, 1 = as loose as the GMD drummers")
     p.add_argument("--preset", default=None, metavar="NAME",
                    help="genre preset (presets/styles): rock, pop, hiphop, jazz, blues, shuffle, funk, latin, ballad")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -151,10 +153,18 @@ def without_pieces(drummer, kit_off: frozenset[str]):  # noqa: ANN001, ANN201
 # ---- accompany ---------------------------------------------------------------------------
 
 def add_accompany(sub: argparse._SubParsersAction, epilog: str) -> None:
-    p = _parser(sub, "accompany", "write a drum track for a song (MIDI in, MIDI out)", epilog)
-    p.add_argument("input", metavar="IN.mid", help="the band: a type 0 or 1 MIDI file")
+    p = _parser(sub, "accompany", "write a drum track for a song (MIDI or audio in, MIDI out)", epilog)
+    p.add_argument("input", metavar="IN.mid|IN.wav",
+                   help="the band: a type 0 or 1 MIDI file, or a recording (WAV, FLAC, OGG, AIFF)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.mid")
     p.add_argument("--keep-drums", action="store_true", help="keep the input's own drum notes too")
+    p.add_argument("--kit", default="gm", metavar="NAME",
+                   help="kit map from presets/kits for the drum track's notes and channels (gm, superior-drummer-3, "
+                        "ezdrummer-3, addictive-drums-2, ableton-drum-rack, roland-tr-8s) or a .toml path")
+    p.add_argument("--render", default=None, metavar="MIX.wav",
+                   help="also write song and drums as audio, the drums through a SoundFont (FluidSynth)")
+    p.add_argument("--onset-method", default="specflux", metavar="NAME",
+                   help="audio input: aubio onset method (specflux, hfc, complex, energy, ...)")
     _model_options(p)
     feel_options(p)
     p.set_defaults(func=run_accompany)
@@ -166,6 +176,15 @@ def run_accompany(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     source = Path(args.input)
+    mix = output_file(args.render, "--render") if args.render else None
+    from livedrum.audio.accompany import is_audio_name
+    from livedrum.kits import DEFAULT_KIT, load_kit
+
+    kit = load_kit(args.kit)  # a bad map stops here, before any work
+    if is_audio_name(source):
+        if kit.name != DEFAULT_KIT:
+            raise ValueError("--kit applies to MIDI input for now (the audio path writes General MIDI drums)")
+        return run_accompany_audio(args, source, mix, t0)
     try:
         data = source.read_bytes()
     except OSError as exc:
@@ -176,10 +195,43 @@ def run_accompany(args: argparse.Namespace) -> int:
     out = output_file(args.output, "-o")
     drummer = make_drummer(args)
     drums = drummer(song)
-    write_accompaniment(without_realtime(data), drums, out, keep_drums=args.keep_drums)
+    write_accompaniment(without_realtime(data), drums, out, keep_drums=args.keep_drums, kit=kit)
     bars = len(set(int(b) for b in song_bars(song)))
     print(f"wrote {args.output}: {len(drums)} drum notes over {bars} bars "
           f"({time.perf_counter() - t0:.1f} s)")
+    if mix is not None:
+        from livedrum.render import render_midi
+
+        render_midi(out, mix)
+        print(f"wrote {mix}: band and drums through the SoundFont")
+    return 0
+
+
+def run_accompany_audio(args: argparse.Namespace, source: Path, mix: Path | None, t0: float) -> int:
+    """A recording in: beats tracked, the band heard on that grid, a MIDI drum track aligned to it."""
+    import numpy as np
+
+    from livedrum.audio.accompany import audio_grid, write_audio_accompaniment
+    from livedrum.audio.onsets import ONSET_METHODS
+    from livedrum.perform import ModelDrummer
+
+    if args.onset_method not in ONSET_METHODS:
+        raise ValueError(f"--onset-method {args.onset_method!r}: choose from {', '.join(ONSET_METHODS)}")
+    out = output_file(args.output, "-o")
+    drummer = make_drummer(args)
+    if not isinstance(drummer, ModelDrummer):
+        raise ValueError("the thesis network reads MIDI only: use a livedrum model for audio input")
+    grid = audio_grid(source, method=args.onset_method)
+    drums = drummer.play_grid(grid.grid)
+    write_audio_accompaniment(grid, drums, out)
+    bpm = 60.0 / float(np.median(np.diff(grid.beat_times[1:]))) if len(grid.beat_times) > 2 else 0.0
+    print(f"wrote {args.output}: {len(drums)} drum notes over {grid.grid.n_beats} beats at about {bpm:.0f} BPM "
+          f"({time.perf_counter() - t0:.1f} s)")
+    if mix is not None:
+        from livedrum.render import render_mix
+
+        render_mix(source, out, mix)
+        print(f"wrote {mix}: the recording with the drums through the SoundFont")
     return 0
 
 

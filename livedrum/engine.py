@@ -13,6 +13,7 @@ import torch
 
 from livedrum.features import N_REGISTERS
 from livedrum.groove import seed_groove
+from livedrum.humanize import Humanizer
 from livedrum.model import DrumNet, State
 from livedrum.sampler import Sampling, draw_uniforms, hit_probability, sample_step
 from livedrum.vocab import kit_mask
@@ -48,6 +49,7 @@ class Engine:
         S, cfg = self.cfg.steps, self.cfg
         self.state: State = self.net.zero_state(1, self.device)
         self.rng = np.random.default_rng(self.seed)
+        self.humanizer = Humanizer(self.seed)  # real drummers' micro-timing and accents (GMD)
         self.beat = 0
         self.prev_drums = torch.zeros(1, cfg.n_voices, device=self.device)
         self.band_history = np.zeros((0, cfg.band_features), dtype=np.float32)
@@ -128,10 +130,11 @@ class Engine:
             offs.append(0.5 * torch.tanh(off))
         self.prev_drums = prev
         h = torch.cat(hits).cpu().numpy() > 0.5
+        model_velocity = np.where(h, torch.cat(vels).cpu().numpy(), 0.0)
+        model_offset = np.where(h, torch.cat(offs).cpu().numpy() * s.humanize, 0.0)
+        velocity, offset = self.humanizer.apply(h, model_velocity, model_offset, s.humanize)
         window = DrumWindow(
-            beat=self.beat, hits=h,
-            velocity=np.where(h, torch.cat(vels).cpu().numpy(), 0.0).astype(np.float32),
-            offset=np.where(h, torch.cat(offs).cpu().numpy() * s.humanize, 0.0).astype(np.float32),
+            beat=self.beat, hits=h, velocity=velocity.astype(np.float32), offset=offset.astype(np.float32),
             logit=torch.cat(logits).cpu().numpy(),
         )
         self.drum_history = np.concatenate([self.drum_history, h.astype(np.float32)])[-8 * S :]

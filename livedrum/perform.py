@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ from livedrum.song import Notes, Song
 from livedrum.vocab import DRUM_NOTES
 
 NOTE_BEATS = 0.125  # length of a generated drum note: hits, not held notes
+Progress = Callable[[int, int], None]  # (windows done, windows in all)
 
 
 @dataclass
@@ -40,14 +42,19 @@ def song_grid(song: Song) -> SongGrid:
     return SongGrid(band, position, bar_lengths_of(bar, beat_in_bar))
 
 
-def perform(grid: SongGrid, engine: Engine) -> list[DrumWindow]:
-    """Every window of the song, decided as live: hear beat b-1, then play beat b."""
+def perform(grid: SongGrid, engine: Engine, progress: Progress | None = None,
+            until_beat: int | None = None) -> list[DrumWindow]:
+    """Every window of the song (up to `until_beat`), decided as live: hear beat b-1, then play beat b.
+    `progress(done, total)` is told after each window (the studio page's progress bar)."""
     S = STEPS_PER_BEAT
     windows = []
-    for b in range(grid.n_beats):
+    total = grid.n_beats if until_beat is None else max(0, min(grid.n_beats, until_beat))
+    for b in range(total):
         if b > 0:
             engine.hear(grid.band[(b - 1) * S : b * S], grid.position[(b - 1) * S : b * S])
         windows.append(engine.play(grid.position[b * S : (b + 1) * S], int(grid.bar_beats[b])))
+        if progress is not None:
+            progress(b + 1, total)
     return windows
 
 
@@ -82,9 +89,13 @@ class ModelDrummer:
         self.net, self.sampling, self.seed, self.device = net, sampling, seed, device
         self.feel = feel or Feel()
 
-    def __call__(self, song: Song) -> Notes:
+    def __call__(self, song: Song, progress: Progress | None = None, until_beat: int | None = None) -> Notes:
+        return self.play_grid(song_grid(song), progress, until_beat)
+
+    def play_grid(self, grid: SongGrid, progress: Progress | None = None, until_beat: int | None = None) -> Notes:
+        """Drum along with band features already on the grid (from MIDI, or from audio)."""
         engine = Engine(self.net, self.sampling, self.seed, self.device)
-        notes = windows_to_notes(perform(song_grid(song), engine))
+        notes = windows_to_notes(perform(grid, engine, progress, until_beat))
         if self.feel == Feel() or len(notes) == 0:
             return notes
         start = swing_beat(notes.start, self.feel.swing)

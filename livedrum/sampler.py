@@ -27,7 +27,7 @@ class Sampling:
     bias: float = 0.0  # logit offset calibrated on validation (density ~ 1.0 at complexity 0.5)
     spread: float = 0.6  # logit shift between complexity 0 and 1
     consistency: float = 0.0  # pull towards what the drummer itself played one bar earlier
-    humanize: float = 1.0  # scale of the model's timing offsets (0 = exactly on the grid)
+    humanize: float = 0.5  # micro-timing and accents: the model's offsets and the GMD's feel (0 = on the grid)
     piece_bias: tuple[tuple[str, float], ...] = ()  # per kit piece logit offsets, calibrated
     groove: str = "none"  # seed groove when the drummer has no bar of its own yet (see groove.py)
 

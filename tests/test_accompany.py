@@ -107,3 +107,40 @@ def test_missing_model_and_bad_options_are_one_line(tmp_path, capsys, band_song)
     assert "unknown kit piece" in capsys.readouterr().err
     assert _run(str(band_song), "-o", str(tmp_path / "o.mid"), "--complexity", "3") == 1
     assert "complexity" in capsys.readouterr().err
+
+
+def test_kit_maps_the_written_drum_track_as_the_live_drummer_sends_it(tmp_path, band_song, tiny_model) -> None:  # noqa: ANN001
+    from livedrum.kits import load_kit
+
+    gm, tr8s = tmp_path / "gm.mid", tmp_path / "tr8s.mid"
+    common = ("--model", str(tiny_model), "--complexity", "0.9", "--seed", "3")
+    assert _run(str(band_song), "-o", str(gm), *common) == 0
+    assert _run(str(band_song), "-o", str(tr8s), *common, "--kit", "roland-tr-8s") == 0
+    kit = load_kit("roland-tr-8s")
+
+    def hits(path: Path) -> list[tuple[int, int, int, int]]:
+        track = mido.MidiFile(path).tracks[-1]
+        tick, out = 0, []
+        for m in track:
+            tick += m.time
+            if m.type == "note_on" and m.velocity > 0:
+                out.append((tick, m.channel, m.note, m.velocity))
+        return out
+
+    plain, mapped = hits(gm), hits(tr8s)
+    assert len(plain) == len(mapped) > 20
+    expected = [(t, *kit.out_note(note), kit.velocity(v)) for t, _, note, v in plain]
+    assert sorted(mapped) == sorted(expected)
+    assert any(note != gm_note for (_, _, note, _), (_, _, gm_note, _) in zip(sorted(mapped), sorted(plain)))
+    # every note-on has its note-off on the same channel and note
+    track = mido.MidiFile(tr8s).tracks[-1]
+    ons = sorted((m.channel, m.note) for m in track if m.type == "note_on" and m.velocity > 0)
+    offs = sorted((m.channel, m.note) for m in track if m.type == "note_off")
+    assert ons == offs
+
+
+def test_unknown_kit_is_one_error_line_before_any_work(tmp_path, band_song, capsys) -> None:  # noqa: ANN001
+    assert _run(str(band_song), "-o", str(tmp_path / "x.mid"), "--kit", "no-such-kit") != 0
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no-such-kit" in err
+    assert not (tmp_path / "x.mid").exists()

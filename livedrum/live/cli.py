@@ -13,6 +13,7 @@ DEMO_BAND = Path(__file__).resolve().parent.parent / "data" / "demo-band.mid"
 # JACK runs our input callback inside its process cycle, one event at a time: when another thread
 # holds the GIL for longer than a cycle, the rest of a chord is lost. Hand the GIL over sooner.
 SWITCH_INTERVAL = 0.0005
+DEFAULT_BPM = 120.0
 
 
 def _parser(sub: argparse._SubParsersAction, name: str, help_: str, epilog: str) -> argparse.ArgumentParser:
@@ -47,10 +48,26 @@ def add_ports(sub: argparse._SubParsersAction, epilog: str) -> None:
 
 
 def run_ports(args: argparse.Namespace) -> int:
+    from livedrum.audio.source import list_devices
     from livedrum.live.ports import describe, list_ports, midi_backend
 
-    print(describe(list_ports(midi_backend(args.backend))))
-    return 0
+    backend = midi_backend(args.backend)  # a bad --backend is the user's error: one line, exit 1
+    listed = 0
+    try:
+        print(describe(list_ports(backend)))
+        listed += 1
+    except OSError as exc:  # no MIDI system here: said in one line, the audio devices still listed
+        print(f"MIDI ports: none, {exc}")
+    try:
+        devices = list_devices()
+    except OSError as exc:  # no PortAudio: MIDI still listed, audio said in one line
+        print(f"audio devices: none ({exc})")
+    else:
+        listed += 1
+        print("audio devices (livedrum run --audio-in NAME|INDEX):" if devices else "audio devices: none")
+        if devices:
+            print("\n".join(devices))
+    return 0 if listed else 1
 
 
 # ---- run ---------------------------------------------------------------------------------
@@ -61,13 +78,20 @@ def add_run(sub: argparse._SubParsersAction, epilog: str) -> None:
     p = _parser(sub, "run", "play live: listen to MIDI input ports, drum to a MIDI output port", epilog)
     p.add_argument("--in", dest="inputs", action="append", default=[], metavar="PORT",
                    help="input ports whose name contains this (repeatable; default: every input)")
+    from livedrum.live.audio_options import add_audio_options
+
+    add_audio_options(p)
     p.add_argument("--out", default="livedrum", metavar="NAME", help="name of the virtual output port")
     p.add_argument("--connect", default=None, metavar="PORT",
                    help="send to an existing output port (name substring) instead of a virtual one")
     _backend_option(p)
-    p.add_argument("--bpm", type=float, default=120.0, help="tempo (follow mode: until taps change it)")
-    p.add_argument("--clock", default="internal", choices=("internal", "tap"),
-                   help="internal: --bpm; tap: --tap-note/--tap-cc set the tempo")
+    p.add_argument("--bpm", type=float, default=None,
+                   help="tempo, default 120 (follow mode: until taps change it; with --audio-in and no --bpm: "
+                        "the tempo found in the audio)")
+    p.add_argument("--clock", default="internal", choices=("internal", "tap", "midi", "link", "follow"),
+                   help="internal: --bpm; tap: --tap-note/--tap-cc set the tempo; midi: follow MIDI clock, start, "
+                        "stop and song position from the inputs; link: an Ableton Link session (needs aalink); "
+                        "follow: the band's tempo from its onsets, starting at --bpm")
     p.add_argument("--mode", default="follow", choices=("follow", "lead"),
                    help="follow: come in with the band, stop when it stops; lead: keep time from start")
     p.add_argument("--beats-per-bar", type=int, default=4)
@@ -87,6 +111,12 @@ def add_run(sub: argparse._SubParsersAction, epilog: str) -> None:
     p.add_argument("--osc-reply", action="append", default=[], metavar="HOST:PORT",
                    help="also send feedback here (TouchOSC's receive port), repeatable")
     p.add_argument("--no-osc", action="store_true", help="no OSC server")
+    from livedrum.web.options import add_ui_options
+
+    add_ui_options(p)
+    p.add_argument("--priority", default="normal", choices=("normal", "high", "realtime"),
+                   help="ask the OS to run the drummer ahead of other work: high (nice -10) or realtime "
+                        "(SCHED_FIFO, below JACK); refused without the privilege, then normal")
     _feel_options(p)
     _model_options(p)
     p.set_defaults(func=run_live)
@@ -123,8 +153,16 @@ def run_config(args: argparse.Namespace, bpm: float, beats_per_bar: int, mode: s
     from livedrum.commands import feel_of, preset_of
     from livedrum.live.drummer import RunConfig
 
-    if getattr(args, "clock", "internal") == "tap" and args.tap_note is None and args.tap_cc is None:
+    clock = getattr(args, "clock", "internal")
+    if clock == "tap" and args.tap_note is None and args.tap_cc is None:
         raise ValueError("--clock tap needs --tap-note N or --tap-cc N")
+    if clock == "midi" and getattr(args, "clock_out", False):
+        raise ValueError("--clock-out with --clock midi would send the clock followed back into its chain; "
+                         "use one of them")
+    if clock == "link":
+        from livedrum.live.linksync import check_link
+
+        check_link()
     for name in ("tap_note", "tap_cc"):
         value = getattr(args, name, None)
         if value is not None and not 0 <= value <= 127:
@@ -143,27 +181,35 @@ def run_live(args: argparse.Namespace) -> int:
     from livedrum.cli import STARTED
     from livedrum.commands import preset_of
     from livedrum.kits import load_kit
+    from livedrum.live.audio_options import follow_audio, open_audio
     from livedrum.live.controller import Controller
     from livedrum.live.drummer import Drummer
+    from livedrum.live.lateness import LateNotes
     from livedrum.live.logs import EventLog
     from livedrum.live.osc import OscServer, parse_reply_targets, serve_osc
     from livedrum.live.ports import InputHub, midi_backend, open_output
+    from livedrum.live.priority import raise_priority
     from livedrum.live.scheduler import Scheduler
     from livedrum.live.session import RecordingTap, Session
+    from livedrum.web.options import check_ui_options
+    from livedrum.web.ui import start_live_ui
 
     sys.setswitchinterval(SWITCH_INTERVAL)
-    cfg = run_config(args, args.bpm, args.beats_per_bar, args.mode)
+    cfg = run_config(args, DEFAULT_BPM if args.bpm is None else args.bpm, args.beats_per_bar, args.mode)
     backend = midi_backend(args.backend)
     controls = _load_controls(args.controls)
     kit = load_kit(args.kit)
     reply_to = parse_reply_targets(args.osc_reply)
+    check_ui_options(args)
     log = EventLog(args.log, quiet=args.quiet)
     recorder = _open_recorder(args.record, cfg.bpm)
     engine = make_engine(args)
+    priority = raise_priority(args.priority)  # before the ports: their threads inherit it
     out = open_output(backend, args.out, args.connect)
-    hub = None
+    hub = audio = None
     try:
         scheduler = Scheduler(out.send, on_error=lambda line: log("error", line=line))
+        scheduler.on_late = LateNotes(log)
         drummer = Drummer(engine, cfg, scheduler, log)
         drummer.kit = kit
         controller = Controller(drummer)
@@ -175,35 +221,74 @@ def run_live(args: argparse.Namespace) -> int:
         osc = None if args.no_osc else OscServer(controller, log, allow=args.osc_allow.split(","), reply_to=reply_to)
         if controls is not None:
             session.route = _control_router(controls, controller, osc, log)
-        hub = InputHub(backend, args.inputs or [""], session.handoff, exclude=[args.out])
+        hub = InputHub(backend, args.inputs or [""], session.handoff, exclude=[args.out], timing=args.clock == "midi")
+        audio = open_audio(args, drummer, log)  # a missing or refusing device: one line, exit 1
 
         async def main() -> int:
             transport = None if osc is None else await serve_osc(osc, args.osc_host, args.osc_port)
+            sync = _follow_clock(args.clock, drummer, session, log)  # Link needs the running loop
+            sync = follow_audio(args, audio, drummer, sync)
+            ui = await start_live_ui(args, controller, log, str(engine.device))
             try:
                 extra = [_watch_inputs(hub, drummer, log)]
+                if ui is not None:
+                    extra.append(ui.run())
+                if audio is not None:
+                    extra.append(audio.run())
                 if sys.stdout.isatty() and not args.quiet:
                     from livedrum.live.view import LiveView
 
                     extra.append(LiveView(drummer, preset_of=lambda: drummer.preset).run())
                 target = args.connect or f"virtual port {args.out}"
                 listening = "" if osc is None else f", OSC on {args.osc_host}:{args.osc_port}"
+                listening += "" if ui is None else f", page on {ui.url}"
+                listening += "" if audio is None else f", audio from {audio.name}"
                 seconds = time.perf_counter() - STARTED
                 log("ready", line=f"ready in {seconds:.1f} s: drums to {target}, {cfg.mode} mode, {cfg.bpm:g} BPM"
-                                  f"{listening} (Ctrl-C to stop)", seconds=round(seconds, 3))
+                                  f"{listening}, {priority} (Ctrl-C to stop)", seconds=round(seconds, 3))
                 return await session.run(*extra)
             finally:
+                if ui is not None:
+                    await ui.close()
                 if transport is not None:
                     transport.close()
+                if hasattr(sync, "close"):
+                    sync.close()
 
         status = asyncio.run(main())
         s = drummer.status()
         log("stopped", line=f"stopped: {s.notes} notes sent, {s.late} late", notes=s.notes, late=s.late)
         return status
     finally:
+        if audio is not None:
+            audio.close()
         if hub is not None:
             hub.close()
         out.close()
         log.close()
+
+
+def _follow_clock(kind: str, drummer, session, log):  # noqa: ANN001, ANN202
+    """The clock the drummer follows for `--clock midi|link|follow`, attached; None for its own."""
+    if kind == "midi":
+        from livedrum.live.midiclock import MidiClockFollower, transport_listener
+
+        sync = MidiClockFollower(log)
+        session.clock_in = transport_listener(sync, drummer)
+        drummer.stopped = True  # the clock's Start starts the drums
+    elif kind == "link":
+        from livedrum.live.linksync import LinkSync
+
+        sync = LinkSync(drummer.cfg.bpm, drummer.cfg.beats_per_bar, log)
+    elif kind == "follow":
+        from livedrum.live.beatfollow import OnsetFollower
+
+        sync = OnsetFollower(drummer.cfg.bpm, log)
+        drummer.on_band.append(sync.hear)
+    else:
+        return None
+    drummer.sync = sync
+    return sync
 
 
 def _load_controls(name: str):  # noqa: ANN202
@@ -230,9 +315,7 @@ def _control_router(controls, controller, osc, log):  # noqa: ANN001, ANN202
             log("warning", line=f"control {action.name}: {exc}")
             return True
         log("control", action=action.name, value=action.value)
-        if osc is not None:
-            for key, value in changed:
-                osc.echo(key, value)
+        controller.announce(changed)  # to the OSC clients and the web pages
         return True
 
     return route

@@ -8,6 +8,7 @@ at a beat, so the beats already planned keep their times. `TapTempo` turns taps 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 MIN_BPM, MAX_BPM = 30.0, 300.0
 
@@ -44,6 +45,40 @@ class BeatClock:
         anchor = self.time_of(at_beat)
         self.bpm = check_bpm(bpm)
         self.origin = anchor - at_beat * self.seconds_per_beat
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Another clock's beats as seen now (a MIDI clock, a Link session, the band): beat `beat`
+    falls at `time` seconds, `bpm` from there. A local straight line, asked again every window."""
+
+    time: float
+    beat: float
+    bpm: float
+
+    def time_of(self, beat: float) -> float:
+        return self.time + (beat - self.beat) * 60.0 / self.bpm
+
+    def beat_at(self, t: float) -> float:
+        return self.beat + (t - self.time) * self.bpm / 60.0
+
+
+class Sync(Protocol):
+    """Where the drummer's time comes from when it is not its own (`--clock midi|link|follow`)."""
+
+    external: bool  # its beats are counted elsewhere (MIDI clock, Link): the drummer starts on them
+
+    def grid(self, now: float) -> Grid | None:
+        """The other clock's beats, or None while it is not running (the drummer holds its tempo)."""
+        ...
+
+    def request_tempo(self, bpm: float) -> None:
+        """Our tempo changed (OSC, tap): pass it on, or ValueError when the tempo is not ours to set."""
+        ...
+
+    def begin(self, t0: float, bpm: float, beat: float) -> None:
+        """The drummer starts: its beat 0 falls at t0, which is `beat` on this clock."""
+        ...
 
 
 @dataclass

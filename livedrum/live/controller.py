@@ -47,6 +47,18 @@ class Controller:
         self.drummer = drummer
         self.styles_dir = styles_dir
         self.now = now
+        # every surface (OSC clients, web pages) hears every accepted change, whoever made it
+        self.listeners: list[Callable[[str, Any], None]] = []
+
+    def announce(self, changes: list[tuple[str, Any]]) -> None:
+        """Tell every surface what changed (OSC, MIDI controls and the web page call this after
+        an accepted change); a failing listener must not undo the change or stop the others."""
+        for key, value in changes:
+            for listener in list(self.listeners):
+                try:
+                    listener(key, value)
+                except Exception:  # a gone client is the listener's business
+                    pass
 
     @property
     def sampling(self):  # noqa: ANN201

@@ -10,6 +10,7 @@ from start to stop.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -22,12 +23,14 @@ from livedrum.features import position_features
 from livedrum.grid import STEPS_PER_BEAT
 from livedrum.groove import seed_groove
 from livedrum.kits import KitMap
-from livedrum.live.clock import BeatClock, TapTempo, check_bpm
+from livedrum.live.clock import MAX_BPM, MIN_BPM, BeatClock, Sync, TapTempo, check_bpm
 from livedrum.live.listener import LiveBand
 from livedrum.live.performer import DRUM_CHANNEL, DrumNote, Feel, window_notes
 from livedrum.live.scheduler import Scheduler
 
 DECIDE_AHEAD_BEATS = 0.5 / STEPS_PER_BEAT  # decide window b this long before it starts
+MAX_BEND = 0.15  # following another clock, a window is at most this much shorter or longer than its beat
+RESYNC_BEATS = 0.5  # further than this from the other clock's beat: take its beat count anew
 DROP_LATE_SECONDS = 0.010  # a note whose time passed longer ago than this is not sent at all
 ENDING_NOTES = ((49, 110), (36, 110))  # crash and kick on the downbeat after the band stops
 FILL_CRASH = (49, 110)  # a fill lands on the next downbeat with a crash
@@ -111,6 +114,9 @@ class Drummer:
         self.kit = KitMap("gm")  # where each General MIDI hit goes: the plugin's notes and channels
         self.fill_every = 0  # bars between automatic fills at phrase ends (the preset's), 0: none
         self.clock_running = False  # MIDI clock out: a start was sent and no stop yet
+        self.sync: Sync | None = None  # another clock to follow (--clock midi|link|follow), or our own time
+        self.sync_offset = 0  # the other clock's beat at our beat 0
+        self._reported_bpm = cfg.bpm
         self._good: dict[int, DrumWindow] = {}  # the last good window at each beat of the bar
         self._failures = 0
         self._wake = asyncio.Event()
@@ -130,6 +136,12 @@ class Drummer:
             self.start(t, play_first=True)
         self.band.add(t, message)
 
+    def band_onset(self, t: float) -> None:
+        """A band onset heard without a MIDI message (a microphone): follow mode comes in on it.
+        Call before the onset reaches the band, since starting forgets what was heard."""
+        if not self.playing and self.cfg.mode == "follow" and not self.stopped:
+            self.start(t, play_first=True)
+
     def _is_tap(self, m: mido.Message) -> bool:
         c = self.cfg
         if c.tap_note is not None and m.type == "note_on" and m.note == c.tap_note:
@@ -138,11 +150,18 @@ class Drummer:
 
     def tap(self, t: float) -> None:
         if isinstance(t, float) and (bpm := self.taps.tap(t)) is not None:
-            self.set_tempo(bpm)
+            try:
+                self.set_tempo(bpm)
+            except ValueError as exc:  # the tempo follows a MIDI clock
+                self.log("warning", line=f"tap ignored: {exc}")
 
     def set_tempo(self, bpm: float) -> None:
-        """New tempo from the next undecided beat on; ValueError outside 30..300 BPM."""
+        """New tempo from the next undecided beat on; ValueError outside 30..300 BPM, or when the
+        tempo is another clock's (a Link session hears of it and its peers follow)."""
         bpm = check_bpm(bpm)
+        if self.sync is not None:
+            self.sync.request_tempo(bpm)
+        self._reported_bpm = bpm
         self.cfg = replace(self.cfg, bpm=bpm)
         if self.clock is not None:
             self.clock.set_tempo(bpm, self.next_beat)
@@ -153,10 +172,13 @@ class Drummer:
 
     # ---- transport ---------------------------------------------------------------------------
 
-    def start(self, t0: float, play_first: bool) -> None:
+    def start(self, t0: float, play_first: bool, at_beat: float | None = None) -> None:
         """Beat 0 at t0. Following a band that has already started, window 0 is decided at once
         (as offline, so that the engine's state matches it) but not played: the drums come in on
-        the next beat."""
+        the next beat. With another clock to follow, beat 0 moves onto its grid: the band's onset
+        to the nearest beat, a start to its next bar line (`at_beat`: the clock's beat at t0, its
+        next whole beat)."""
+        t0 = self._onto_sync_grid(t0, play_first, at_beat)
         self.clock = BeatClock(t0, self.cfg.bpm)
         self.engine.reset()
         self.band.reset()
@@ -164,14 +186,53 @@ class Drummer:
         self.stopped = False
         self.songs += 1
         self.next_beat = 0
-        self.meter_start = 0
+        self.meter_start = -(self.sync_offset % self.cfg.beats_per_bar)  # bar lines on the other clock's
         self.fill = None
-        self.log("start", line=f"playing: {self.cfg.mode} mode, {self.cfg.bpm:g} BPM", mode=self.cfg.mode,
+        if self.sync is not None:
+            self.sync.begin(t0, self.cfg.bpm, float(self.sync_offset))
+        self.log("start", line=f"playing: {self.cfg.mode} mode, {self.cfg.bpm:.5g} BPM", mode=self.cfg.mode,
                  bpm=self.cfg.bpm, origin=round(t0, 6))
         if play_first:
             self.decide(0, send=False)
             self.next_beat = 1
         self._wake.set()
+
+    def _onto_sync_grid(self, t0: float, play_first: bool, at_beat: float | None) -> float:
+        """Where beat 0 falls on the clock followed (and which of its beats it is: `sync_offset`)."""
+        self.sync_offset = 0
+        sync = self.sync
+        grid = sync.grid(t0) if sync is not None and sync.external else None
+        if grid is None and at_beat is None:
+            return t0
+        bpm = grid.bpm if grid is not None else self.cfg.bpm
+        beat = at_beat if at_beat is not None else grid.beat_at(t0)  # type: ignore[union-attr]
+        if play_first:
+            first = round(beat)
+        elif at_beat is not None:
+            first = math.ceil(beat - 1e-3)
+        else:
+            bpb = self.cfg.beats_per_bar
+            first = math.ceil((beat - 1e-3) / bpb) * bpb
+        self.sync_offset = int(first)
+        self.cfg = replace(self.cfg, bpm=bpm)
+        self._reported_bpm = bpm
+        return t0 + (first - beat) * 60.0 / bpm
+
+    def follow_transport(self, event: str, t: float, beat: float = 0.0) -> None:
+        """The followed clock's transport (MIDI Start, Continue, Stop): leading, play from its `beat`
+        heard at t; following, wait for the band; a stop silences now until the next start."""
+        if event == "stop":
+            self.scheduler.drop_pending()
+            self.halt_clock()
+            self.stop(ending=False)
+            self.stopped = True
+            return
+        self.stopped = False
+        if self.cfg.mode == "lead":
+            if self.playing:  # a start while playing: start over from where the clock says
+                self.scheduler.drop_pending()
+                self.stop(ending=False)
+            self.start(t, play_first=False, at_beat=beat)
 
     def stop(self, ending: bool = False) -> None:
         """The song is over: an optional ending hit on the next beat, then wait for the band."""
@@ -226,6 +287,8 @@ class Drummer:
                 self.engine.hear(self.band.window(clock, b - 1), self.positions(b - 1))
             except Exception as exc:  # decide() falls back and resets if the state went bad
                 self.log("error", line=f"listening failed at beat {b - 1}: {type(exc).__name__}: {exc}")
+        if self.sync is not None:
+            self._follow_sync(b)
         if self.beat_in_bar(b) == 0:
             changes, self.at_next_bar = self.at_next_bar, []
             for change in changes:
@@ -250,6 +313,33 @@ class Drummer:
         if self.cfg.clock_out:
             self._plan_clock(b)
         self.band.forget(self.now())
+
+    def _follow_sync(self, b: int) -> None:
+        """Bend window b so that it ends on the followed clock's next beat. Beat b keeps the time
+        window b-1 gave it, and a window is never more than MAX_BEND shorter or longer than a beat,
+        so no note moves back or onto another; a phase error is gone within a beat or a few."""
+        clock, sync = self.clock, self.sync
+        assert clock is not None and sync is not None
+        grid = sync.grid(self.now())
+        if grid is None:  # not running, lost or absurd: hold the tempo
+            return
+        start = clock.time_of(b)
+        drift = grid.beat_at(start) - (b + self.sync_offset)
+        if abs(drift) > RESYNC_BEATS:  # the other clock jumped (a Link session joined, a relock)
+            self.sync_offset += round(drift)
+            if sync.external:
+                self.meter_start = -(self.sync_offset % self.cfg.beats_per_bar)
+            self.log("sync", line=f"the clock followed jumped {drift:+.2f} beats: following it", drift=drift)
+        nominal = 60.0 / grid.bpm
+        span = grid.time_of(b + 1 + self.sync_offset) - start
+        span = min(max(span, nominal * (1 - MAX_BEND)), nominal * (1 + MAX_BEND))
+        clock.set_tempo(min(max(60.0 / span, MIN_BPM), MAX_BPM), b)
+        if abs(grid.bpm - self._reported_bpm) >= 0.25:
+            self._reported_bpm = grid.bpm
+            self.cfg = replace(self.cfg, bpm=grid.bpm)
+            for listener in self.on_tempo:
+                listener(self.now(), grid.bpm)
+            self.log("tempo", bpm=round(grid.bpm, 2), source="sync")
 
     def _plan_clock(self, b: int) -> None:
         """MIDI clock for beat b: a start before its first tick if the clock is not running yet."""

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-SHOWN = {"input", "output", "error", "start", "stop", "ready", "recording", "warning"}
+SHOWN = {"input", "output", "error", "start", "stop", "ready", "recording", "warning", "transport", "sync", "link"}
 
 
 class EventLog:

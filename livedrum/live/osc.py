@@ -70,6 +70,22 @@ def build_dispatcher(c: Controller) -> dict[str, Handler]:
     return table
 
 
+class RefusedError(ValueError):
+    """A message the table refused, with the reason every surface shows (OSC and the web page alike)."""
+
+
+def handle(table: dict[str, Handler], address: str, args: list[Any]) -> Feedback:
+    """Run one message through the address table: its feedback, or RefusedError with the reason."""
+    handler = table.get(address)
+    if handler is None:
+        raise RefusedError(f"unknown address {address}")
+    try:
+        return handler(args)
+    except Exception as exc:  # refused: TypeError, ValueError, and what odd values raise deeper down
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise RefusedError(f"{address}: {reason}") from exc
+
+
 def osc_bytes(address: str, *args: Any) -> bytes:
     b = OscMessageBuilder(address)
     for a in args:
@@ -123,6 +139,7 @@ class OscServer(asyncio.DatagramProtocol):
         self.stats = OscStats()
         self.transport: asyncio.DatagramTransport | None = None
         self._warned: dict[str, float] = {}
+        controller.listeners.append(self.echo)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -178,15 +195,10 @@ class OscServer(asyncio.DatagramProtocol):
             self._handle(timed.message.address, list(timed.message.params), addr)
 
     def _handle(self, address: str, args: list[Any], addr: Addr) -> None:
-        handler = self.dispatch.get(address)
-        if handler is None:
-            self._error(addr, f"unknown address {address}")
-            return
         try:
-            feedback = handler(args)
-        except Exception as exc:  # refused: TypeError, ValueError, and what odd values raise deeper down
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            self._error(addr, f"{address}: {reason}")
+            feedback = handle(self.dispatch, address, args)
+        except RefusedError as exc:
+            self._error(addr, str(exc))
             return
         self.stats.accepted += 1
         self.log("osc", address=address, args=args)
@@ -196,8 +208,7 @@ class OscServer(asyncio.DatagramProtocol):
                 self._send(osc_bytes(f"{PREFIX}/{key}", value), asker)
             self._send(osc_bytes(f"{PREFIX}/status", json.dumps(self.controller.state())), asker)
             return
-        for key, value in feedback:
-            self.echo(key, value)
+        self.controller.announce(feedback)  # to every client seen (self.echo) and every web page
 
     def echo(self, key: str, value: Any) -> None:
         """A changed setting, to every client seen and every reply target."""

@@ -138,8 +138,8 @@ class InputHub:
 
     `on_message(message, time.monotonic())` runs on the MIDI system's thread (rtmidi's, or JACK's
     process thread), with the time taken first thing on arrival; it must only hand the message on
-    (e.g. `call_soon_threadsafe`) and must not raise. rtmidi drops sysex, clock and active sensing
-    before Python sees them; bytes mido cannot parse are dropped. Ports whose name contains one of
+    (e.g. `call_soon_threadsafe`) and must not raise. rtmidi drops sysex, active sensing and (unless
+    `timing`) clock before Python sees them; bytes mido cannot parse are dropped. Ports whose name contains one of
     `exclude` (our own output) are never opened, so the drums cannot feed back into the band.
 
     Under JACK, rtmidi calls back inside JACK's process cycle, event by event from the sender's
@@ -148,8 +148,9 @@ class InputHub:
     """
 
     def __init__(self, backend: mido.Backend, patterns: list[str], on_message: MessageHandler,
-                 exclude: Collection[str] = (), client_name: str = "livedrum") -> None:
+                 exclude: Collection[str] = (), client_name: str = "livedrum", timing: bool = False) -> None:
         self._patterns = [p.lower() for p in patterns]
+        self._timing = timing  # pass MIDI clock, start, stop and song position on (--clock midi)
         self._exclude = [e.lower() for e in exclude]
         self._on_message = on_message
         self._client_name = client_name
@@ -224,7 +225,7 @@ class InputHub:
             ports = rt.get_ports()
             if name not in ports:
                 raise OSError("gone before it could be opened")
-            rt.ignore_types(sysex=True, timing=True, active_sense=True)
+            rt.ignore_types(sysex=True, timing=not self._timing, active_sense=True)
             rt.set_callback(self._arrived)
             rt.open_port(ports.index(name), "in")
         except rtmidi.RtMidiError as err:

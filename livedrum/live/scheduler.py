@@ -60,6 +60,8 @@ class Scheduler:
         self.listeners: list[Listener] = []
         self.stats = SendStats()
         self._failing = False
+        self._woke = 0.0  # when the send loop last came back from its wait: a late note says why
+        self.on_late: Callable[[float, float, float, float], None] | None = None  # planned, began, sent, woke
 
     def plan(self, t: float, message: mido.Message, precise: bool = True) -> Planned:
         entry = Planned(t, next(self._seq), message, precise=precise)
@@ -89,6 +91,20 @@ class Scheduler:
             heapq.heappop(self._heap)
         return self._heap[0].time if self._heap else None
 
+    async def quiet(self, gap: float, patience: float = 0.5) -> None:
+        """Return when nothing precise is due within `gap` seconds (just after a note went out, most
+        often), or after `patience` seconds of very busy drums. Work that holds the GIL for a while
+        (writing the recording) waits for such a moment, so that it does not delay a note."""
+        give_up = time.monotonic() + patience
+        while True:
+            now = time.monotonic()
+            if now >= give_up:
+                return
+            due = [p.time for p in self._heap if p.precise and not p.cancelled and p.time < now + gap]
+            if not due:
+                return
+            await asyncio.sleep(max(due) - now + 0.0005)
+
     async def run(self) -> None:
         """Send forever; cancel the task to stop (then call `panic`)."""
         while True:
@@ -106,6 +122,7 @@ class Scheduler:
                     continue
                 except TimeoutError:
                     continue
+            self._woke = time.monotonic()
             while time.monotonic() < t:
                 pass
             self.send_due(time.monotonic())
@@ -118,6 +135,7 @@ class Scheduler:
                 self._deliver(entry.message, entry.time)
 
     def _deliver(self, message: mido.Message, planned: float) -> None:
+        began = time.monotonic()
         try:
             self._send(message)
             self._failing = False
@@ -133,6 +151,8 @@ class Scheduler:
         stats.lateness.append(lateness)
         if lateness > LATE_SECONDS and message.type == "note_on":
             stats.late += 1
+            if self.on_late is not None:
+                self.on_late(planned, began, sent, self._woke)
         if message.type == "note_on" and message.velocity > 0:
             stats.notes += 1
             self.sounding[(message.channel, message.note)] += 1

@@ -27,6 +27,8 @@ from livedrum.live.watchdog import Watchdog
 
 INBOX_LIMIT = 4096  # band messages handed over but not yet heard; beyond this they are dropped
 IGNORED = {"clock", "active_sensing", "sysex", "songpos", "start", "stop", "continue", "reset"}
+QUIET_GAP_SECONDS = 0.025  # the recording is written when no note is due this soon
+CLOCK_TYPES = frozenset({"clock", "start", "continue", "stop", "songpos"})  # for --clock midi
 
 
 class RecordingTap:
@@ -80,6 +82,7 @@ class Session:
         self._lock = threading.Lock()
         self.exit_reason = ""
         self.route: Callable[[float, mido.Message], bool] | None = None  # controls: True = consumed
+        self.clock_in: Callable[[float, mido.Message], None] | None = None  # --clock midi: clock and transport
         if recording is not None:
             drummer.on_band.append(recording.message)
             drummer.on_tempo.append(recording.tempo)
@@ -89,7 +92,7 @@ class Session:
         """For input threads: hand a message and its arrival time to the loop, or drop it when
         the loop is already that far behind (a flood must not eat memory or stall the drums)."""
         loop = self._loop
-        if loop is None or message.type in IGNORED:
+        if loop is None or (message.type in IGNORED and not (self.clock_in and message.type in CLOCK_TYPES)):
             return
         with self._lock:
             if self._inflight >= INBOX_LIMIT:
@@ -110,6 +113,10 @@ class Session:
         """On the loop: give the drummer one band message (a replay calls this directly), unless
         it is a control (a footswitch, a mapped CC) that `route` consumes."""
         try:
+            if message.type in CLOCK_TYPES:  # the clock followed, never the band's notes
+                if self.clock_in is not None:
+                    self.clock_in(t, message)
+                return
             if self.route is not None and self.route(t, message):
                 return
             self.drummer.hear(t, message)
@@ -123,6 +130,7 @@ class Session:
         failing = False
         while True:
             await asyncio.sleep(min(1.0, 60.0 / self.drummer.cfg.bpm))
+            await self.scheduler.quiet(QUIET_GAP_SECONDS)  # the writer holds the GIL: not next to a note
             try:
                 await self.recording.flush(time.monotonic())
             except OSError as exc:

@@ -72,3 +72,27 @@ def test_a_port_that_refuses_messages_does_not_stop_the_sending() -> None:
     sched.send_due(time.monotonic())
     assert sched.stats.failures == 6 and sched.stats.messages == 6
     assert len(errors) == 1 and "port vanished" in errors[0]  # one line, not one per message
+
+
+def test_quiet_waits_for_a_gap_after_the_notes_due() -> None:
+    sched = Scheduler(lambda m: None)
+    t0 = time.monotonic() + 0.01
+    for i in range(3):  # three notes 10 ms apart, the first within the gap, then nothing
+        sched.plan_note(t0 + 0.01 * i, t0 + 0.2, 9, 36 + i, 100)
+
+    async def main() -> tuple[float, float, float]:
+        task = asyncio.ensure_future(sched.run())
+        began = time.monotonic()
+        await sched.quiet(0.025)
+        quiet_at = time.monotonic()
+        busy = Scheduler(lambda m: None)  # a note every 5 ms for a second: never a 25 ms gap
+        for i in range(200):
+            busy.plan_note(quiet_at + 0.005 * i, quiet_at + 2.0, 9, 36, 100)
+        await busy.quiet(0.025, patience=0.1)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return began, quiet_at, time.monotonic() - quiet_at
+
+    began, quiet_at, patience = asyncio.run(main())
+    assert quiet_at > t0 + 0.02  # not before the last of the three went out
+    assert 0.09 < patience < 0.5  # gave up waiting after its patience

@@ -1,0 +1,88 @@
+"""Corpus songs as audio: validation (or training) songs, their drums removed, rendered through a SoundFont.
+
+The rendered files are cached (by the song's bytes), so benchmarks, the audio evaluation and
+audio training data share one rendering. Each item keeps its MIDI song: the true beats and the
+real drummer's part come from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import mido
+import numpy as np
+
+from livedrum.corpus import discover, split_of
+from livedrum.midifile import load_song
+from livedrum.render import render_midi
+from livedrum.song import Song
+
+MIN_DRUM_NOTES = 64
+MAX_SECONDS = 360.0
+
+
+@dataclass
+class AudioSong:
+    label: str
+    song: Song  # the MIDI song, drums included (the reference)
+    audio: Path  # the band without drums, rendered
+
+    def beat_times(self) -> np.ndarray:
+        """True beats (seconds) from the first to the last band note."""
+        band = self.song.band
+        first, last = int(np.floor(band.start.min())), int(np.ceil(band.end.max()))
+        return self.song.seconds_at(np.arange(first, last + 1))
+
+
+def without_drums(data: bytes) -> bytes:
+    """The MIDI file's bytes with every channel-10 event removed (as `livedrum eval` hears a song)."""
+    mid = mido.MidiFile(file=io.BytesIO(data), clip=True)
+    for track in mid.tracks:
+        tick, last, kept = 0, 0, []
+        for msg in track:
+            tick += msg.time
+            if not msg.is_meta and hasattr(msg, "channel") and msg.channel == 9:
+                continue
+            kept.append(msg.copy(time=tick - last))
+            last = tick
+        track[:] = kept
+    out = io.BytesIO()
+    mid.save(file=out)
+    return out.getvalue()
+
+
+def corpus_audio(paths: list[Path], cache: Path, split: str = "validation", limit: int = 10,
+                 rate: int = 44100) -> Iterator[AudioSong]:
+    """Up to `limit` songs of the split with a real drum part, rendered without drums (cached)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    done, seen = 0, set()
+    for source in discover(paths):
+        if done >= limit:
+            return
+        if split_of(source.song_id) != split or source.member is not None or source.song_id in seen:
+            continue  # one version of each song
+        try:
+            data = source.read_bytes()
+            song = load_song(data, source.label)
+        except (ValueError, OSError, EOFError):
+            continue
+        if len(song.drums) < MIN_DRUM_NOTES or len(song.band) == 0:
+            continue
+        if float(song.seconds_at(song.length_beats)) > MAX_SECONDS:
+            continue
+        key = hashlib.sha1(data).hexdigest()[:16]
+        wav = cache / f"{key}-{rate}.wav"
+        if not wav.is_file():
+            mid = cache / f"{key}.mid"
+            try:
+                mid.write_bytes(without_drums(data))
+                render_midi(mid, wav, rate=rate)
+            except (ValueError, OSError, EOFError):
+                continue
+        done += 1
+        seen.add(source.song_id)
+        yield AudioSong(source.label, song, wav)

@@ -1,0 +1,243 @@
+"""Where the beats are in audio: a whole-file tracker for `accompany`, a streaming one for the stage.
+
+Both read the onset envelope (total log-spectral flux per hop, from `Analyzer`). The tempo is
+the envelope's autocorrelation peak under a log-normal prior around 120 BPM (bands are rarely at
+40 or 240). Offline, dynamic programming then finds the beat sequence that best sits on the
+onsets while keeping that tempo (Ellis 2007). Live, `BeatFollower` re-estimates tempo and phase
+every half second from the last seconds, moves toward them smoothly, holds the tempo when the
+evidence is weak (a break, rubato) and re-locks at once when a clear new tempo persists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+PRIOR_BPM = 120.0
+PRIOR_OCTAVES = 1.0  # width of the tempo prior (standard deviation, in octaves)
+MIN_BPM, MAX_BPM = 50.0, 220.0
+DP_TIGHTNESS = 100.0  # how hard the offline tracker keeps its tempo between beats
+TOLERANCE_S = 0.07  # beat F-measure window, as the MIREX beat tracking evaluation
+
+
+def normalise_envelope(flux: np.ndarray, hop_s: float) -> np.ndarray:
+    """Onset envelope, its local mean removed (a sustained wash is no beat), half-wave rectified, unit std."""
+    env = np.asarray(flux, dtype=np.float64)
+    if len(env) == 0:
+        return env
+    width = max(1, int(round(0.4 / hop_s)))
+    local = np.convolve(env, np.ones(width) / width, mode="same")
+    env = np.maximum(env - local, 0.0)
+    std = env.std()
+    return env / std if std > 0 else env
+
+
+def tempo_scores(env: np.ndarray, hop_s: float, prior_bpm: float = PRIOR_BPM,
+                 prior_octaves: float = PRIOR_OCTAVES) -> tuple[np.ndarray, np.ndarray]:
+    """(lags in hops, score per lag): autocorrelation under the tempo prior, with the double lag's help."""
+    lo = max(1, int(60.0 / MAX_BPM / hop_s))
+    hi = int(60.0 / MIN_BPM / hop_s)
+    n = len(env)
+    if n < 2 * hi + 2:
+        return np.arange(lo, hi + 1), np.zeros(hi - lo + 1)
+    spec = np.fft.rfft(env - env.mean(), 2 * n)
+    acf = np.fft.irfft(spec * np.conj(spec))[: 2 * hi + 2] / n
+    lags = np.arange(lo, hi + 1)
+    bpm = 60.0 / (lags * hop_s)
+    prior = np.exp(-0.5 * (np.log2(bpm / prior_bpm) / prior_octaves) ** 2)
+    score = (acf[lags] + 0.5 * acf[2 * lags]) * prior
+    return lags, score
+
+
+def estimate_period(env: np.ndarray, hop_s: float, prior_bpm: float = PRIOR_BPM,
+                    prior_octaves: float = PRIOR_OCTAVES) -> tuple[float, float]:
+    """(beat period in hops, confidence 0..1) of an envelope; the peak refined between lags."""
+    lags, score = tempo_scores(env, hop_s, prior_bpm, prior_octaves)
+    if not score.any() or score.max() <= 0:
+        return 60.0 / prior_bpm / hop_s, 0.0
+    i = int(np.argmax(score))
+    period = float(lags[i])
+    if 0 < i < len(score) - 1:  # parabolic interpolation of the peak
+        a, b, c = score[i - 1], score[i], score[i + 1]
+        denom = a - 2 * b + c
+        if denom < 0:
+            period += 0.5 * (a - c) / denom
+    rest = np.delete(score, range(max(0, i - 2), min(len(score), i + 3)))
+    confidence = 1.0 - (float(np.median(rest)) / float(score[i]) if len(rest) else 0.0)
+    return period, float(np.clip(confidence, 0.0, 1.0))
+
+
+def track_beats(flux: np.ndarray, hop_s: float, t0: float = 0.0) -> np.ndarray:
+    """Beat times (seconds) of a whole file's onset envelope, by dynamic programming at the found tempo.
+
+    flux: per-hop onset envelope; hop k ends at t0 + (k + 1) * hop_s."""
+    env = normalise_envelope(flux, hop_s)
+    n = len(env)
+    period, _ = estimate_period(env, hop_s)
+    if n < 4 * period or not env.any():
+        return np.zeros(0)
+    score = env.copy()
+    back = np.full(n, -1, dtype=np.int64)
+    lo, hi = int(round(period / 2)), int(round(2 * period))
+    offsets = np.arange(lo, hi + 1)
+    penalty = -DP_TIGHTNESS * np.log(offsets / period) ** 2
+    for t in range(lo, n):
+        prev = t - offsets
+        ok = prev >= 0
+        cand = score[prev[ok]] + penalty[ok]
+        j = int(np.argmax(cand))
+        if cand[j] > 0:
+            score[t] = env[t] + cand[j]
+            back[t] = prev[ok][j]
+    # the last beat: the best score within the final period, then back along the chain
+    tail = max(0, n - int(round(period)))
+    t = tail + int(np.argmax(score[tail:]))
+    beats = [t]
+    while back[t] >= 0:
+        t = int(back[t])
+        beats.append(t)
+    hops = np.asarray(beats[::-1], dtype=np.float64)
+    return t0 + (hops + 1) * hop_s
+
+
+@dataclass
+class FollowerState:
+    """What the streaming tracker believes now."""
+
+    period_s: float  # seconds per beat
+    next_beat: float  # time of the next beat it expects
+    confidence: float  # 0..1 of the last estimate
+    locked: bool  # False while holding (weak evidence) or before the first lock
+
+
+class BeatFollower:
+    """Streaming beat tracker: feed envelope hops, read beats as they pass. Smooth, holds, re-locks.
+
+    - every `update_s` it estimates tempo and phase from the last `window_s` of envelope;
+    - a confident estimate near the current tempo pulls tempo and phase part of the way
+      (`smoothing`), so small drifts are followed without jumps;
+    - a weak estimate (break, rubato, silence) changes nothing: the tempo holds, beats go on;
+    - a confident different tempo that persists for `relock_after` estimates is adopted at once;
+    - `set_tempo` (tap, --bpm) overrides it; with `fixed` the tempo stays and only phase follows.
+    """
+
+    def __init__(self, hop_s: float, bpm: float = PRIOR_BPM, window_s: float = 6.0, update_s: float = 0.5,
+                 smoothing: float = 0.25, min_confidence: float = 0.3, relock_after: int = 3,
+                 fixed: bool = False) -> None:
+        self.hop_s = hop_s
+        self.window = max(8, int(round(window_s / hop_s)))
+        self.update_every = max(1, int(round(update_s / hop_s)))
+        self.smoothing, self.min_confidence, self.relock_after = smoothing, min_confidence, relock_after
+        self.fixed = fixed
+        self.env = np.zeros(0)
+        self._buf: list[float] = []
+        self.t = 0.0  # time of the last hop fed
+        self.state = FollowerState(60.0 / bpm, float("inf"), 0.0, False)
+        self._candidate: tuple[float, int] | None = None  # a different tempo and how often it was seen
+        self.beats: list[float] = []
+
+    def set_tempo(self, bpm: float, fixed: bool = True) -> None:
+        """The musician's tempo (tap, --bpm): adopted now; fixed keeps it against the audio."""
+        self.state.period_s = 60.0 / bpm
+        self.fixed = fixed
+
+    def feed(self, t: float, value: float) -> list[float]:
+        """One envelope hop ending at time t; returns the beats that passed up to t."""
+        self.t = t
+        self._buf.append(float(value))
+        passed = []
+        s = self.state
+        while s.next_beat <= t:  # beats due before this hop's estimate may move the next one
+            if not self.beats or s.next_beat - self.beats[-1] > 0.5 * s.period_s:
+                passed.append(s.next_beat)
+                self.beats.append(s.next_beat)
+            s.next_beat += s.period_s
+        if len(self._buf) >= self.update_every:
+            self.env = np.concatenate([self.env, self._buf])[-self.window :]
+            self._buf = []
+            self._update()
+        return passed
+
+    def _update(self) -> None:
+        env = normalise_envelope(self.env, self.hop_s)
+        if len(env) < self.window // 2 or not env.any():
+            self.state.locked = False
+            return
+        s = self.state
+        current = 60.0 / s.period_s
+        prior = current if s.locked else PRIOR_BPM
+        width = 0.3 if s.locked else PRIOR_OCTAVES
+        period, conf = estimate_period(env, self.hop_s, prior, width)
+        s.confidence = conf
+        if conf < self.min_confidence:
+            s.locked = False  # hold: the tempo and beats carry on as they were
+            return
+        new_period = period * self.hop_s
+        if not self.fixed:
+            ratio = new_period / s.period_s
+            if s.locked and abs(np.log(ratio)) > np.log(1.08):
+                # far from the tempo held: adopt only if it persists (a tempo change, not a fill)
+                seen = self._candidate[1] + 1 if self._candidate and abs(
+                    np.log(self._candidate[0] / new_period)) < np.log(1.04) else 1
+                self._candidate = (new_period, seen)
+                if seen < self.relock_after:
+                    return
+                s.period_s, s.locked = new_period, False
+            else:
+                self._candidate = None
+                s.period_s += self.smoothing * (new_period - s.period_s) if s.locked else new_period - s.period_s
+        phase = self._phase(env, s.period_s / self.hop_s)
+        predicted = self.t + phase * self.hop_s  # the next beat the envelope implies
+        if not np.isfinite(s.next_beat) or not s.locked:
+            s.next_beat = predicted
+        else:
+            err = (predicted - s.next_beat + s.period_s / 2) % s.period_s - s.period_s / 2
+            s.next_beat += (self.smoothing if s.locked else 1.0) * err
+        while s.next_beat <= self.t:
+            s.next_beat += s.period_s
+        s.locked = True
+
+    @staticmethod
+    def _phase(env: np.ndarray, period: float) -> float:
+        """Hops from the envelope's end to the next beat: the comb over the past beats that scores best,
+        the recent beats weighted most."""
+        n = len(env)
+        k = np.arange(1, int(n // period))
+        if len(k) == 0:
+            return period
+        weights = 0.8 ** (k - 1)
+        best, best_score = 0.0, -1.0
+        for shift in np.arange(0.0, period, 1.0):
+            idx = np.rint(n - 1 - shift - (k - 1) * period).astype(int)
+            ok = idx >= 0
+            score = float((env[idx[ok]] * weights[ok]).sum())
+            if score > best_score:
+                best, best_score = shift, score
+        # the last beat was `best` hops before the end: the next is a period after it
+        return period - best
+
+
+def follow_beats(flux: np.ndarray, hop_s: float, t0: float = 0.0, bpm: float = PRIOR_BPM) -> np.ndarray:
+    """The streaming tracker over a whole envelope, as it would have run live: its beat times."""
+    follower = BeatFollower(hop_s, bpm)
+    for k, value in enumerate(flux):
+        follower.feed(t0 + (k + 1) * hop_s, value)
+    return np.asarray(follower.beats)
+
+
+def beat_f_measure(reference: np.ndarray, estimated: np.ndarray, tolerance: float = TOLERANCE_S) -> float:
+    """F-measure of beats within +-tolerance seconds, each reference beat matched at most once."""
+    ref, est = np.sort(np.asarray(reference)), np.sort(np.asarray(estimated))
+    if len(ref) == 0 or len(est) == 0:
+        return 0.0
+    used = np.zeros(len(est), dtype=bool)
+    hits = 0
+    for r in ref:
+        lo, hi = np.searchsorted(est, r - tolerance), np.searchsorted(est, r + tolerance, side="right")
+        free = [j for j in range(lo, hi) if not used[j]]
+        if free:
+            used[min(free, key=lambda j: abs(est[j] - r))] = True
+            hits += 1
+    precision, recall = hits / len(est), hits / len(ref)
+    return 0.0 if hits == 0 else 2 * precision * recall / (precision + recall)

@@ -1,0 +1,69 @@
+"""Beat tracking: on rendered audio against the MIDI's true beats, and the follower's hold and re-lock."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from livedrum.audio.source import analyse_file
+from livedrum.audio.tempo import BeatFollower, beat_f_measure, track_beats
+from tests.audio.conftest import RenderedSong
+
+HOP_S = 256 / 48000
+
+
+def clicks(times: np.ndarray, duration: float) -> np.ndarray:
+    """An onset envelope with a spike at each time (and a little noise)."""
+    env = np.random.default_rng(0).uniform(0, 0.05, int(duration / HOP_S))
+    idx = (np.asarray(times) / HOP_S).astype(int)
+    env[idx[idx < len(env)]] = 1.0
+    return env
+
+
+def test_f_measure() -> None:
+    ref = np.arange(10) * 0.5
+    assert beat_f_measure(ref, ref + 0.05) == 1.0
+    assert beat_f_measure(ref, ref + 0.25) == 0.0
+    assert abs(beat_f_measure(ref, np.arange(20) * 0.25) - 2 / 3) < 1e-9  # double tempo: half precision
+
+
+def test_whole_file_tracker_finds_the_true_beats(band_audio: RenderedSong) -> None:
+    analyzer = analyse_file(band_audio.audio)
+    beats = track_beats(np.asarray(analyzer.flux), analyzer.hop_s)
+    assert beat_f_measure(band_audio.beat_times(), beats) > 0.9
+
+
+def test_follower_locks_smoothly() -> None:
+    beats = np.arange(0.3, 20, 60 / 96)
+    follower = BeatFollower(HOP_S)
+    for k, v in enumerate(clicks(beats, 20)):
+        follower.feed((k + 1) * HOP_S, v)
+    got = np.asarray(follower.beats)
+    late = got[got > 8]
+    assert beat_f_measure(beats[beats > 8], late) > 0.95
+    assert abs(60 / np.diff(late).mean() - 96) < 1.0
+
+
+def test_follower_holds_through_a_break_and_relocks_on_a_new_tempo() -> None:
+    first = np.arange(0.2, 12, 60 / 100)  # 100 BPM for 12 s, then 6 s of silence
+    second = first[-1] + 6 + np.arange(0, 24, 60 / 124)[1:]  # then 124 BPM
+    env = clicks(np.concatenate([first, second]), second[-1] + 0.5)
+    follower = BeatFollower(HOP_S)
+    periods = {}
+    for k, v in enumerate(env):
+        t = (k + 1) * HOP_S
+        follower.feed(t, v)
+        periods[round(t, 2)] = follower.state.period_s
+    in_break = [p for t, p in periods.items() if first[-1] + 1 < t < first[-1] + 5.5]
+    assert max(abs(60 / p - 100) for p in in_break) < 2.0  # held, not drifting
+    got = np.asarray(follower.beats)
+    assert np.diff(got[(got > first[-1] + 1) & (got < first[-1] + 5.5)]).std() < 0.01  # beats go on evenly
+    after = second[second > second[0] + 8]
+    assert beat_f_measure(after, got[got > second[0] + 8]) > 0.9  # re-locked on the new tempo
+
+
+def test_tap_and_bpm_override() -> None:
+    follower = BeatFollower(HOP_S)
+    follower.set_tempo(90.0, fixed=True)
+    for k, v in enumerate(clicks(np.arange(0.1, 12, 60 / 120), 12)):
+        follower.feed((k + 1) * HOP_S, v)
+    assert abs(60 / follower.state.period_s - 90) < 1e-6
