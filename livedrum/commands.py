@@ -107,7 +107,11 @@ def make_drummer(args: argparse.Namespace):  # noqa: ANN201
         )
     except (TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"model file {path} has damaged sampling settings ({exc})") from exc
-    return ModelDrummer(net, sampling, args.seed, device, feel)
+    from livedrum.styles import styled
+
+    drummer = ModelDrummer(net, sampling, args.seed, device, feel)
+    drummer.styles = styled(net, path, preset.name if preset is not None else None)  # the genre's own weights
+    return drummer
 
 
 def load_thesis(path: Path | str, device: str = "cpu", temperature: float = 1.0, seed: int = 0):  # noqa: ANN201

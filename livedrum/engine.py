@@ -16,6 +16,7 @@ from livedrum.groove import seed_groove
 from livedrum.humanize import Humanizer
 from livedrum.model import DrumNet, State
 from livedrum.sampler import Sampling, draw_uniforms, hit_probability, sample_step
+from livedrum.styles import StyleBank
 from livedrum.vocab import kit_mask
 
 
@@ -42,6 +43,7 @@ class Engine:
         self.sampling = sampling
         self.seed = seed
         self.lead = False  # leading (not following): come in with the seed groove even before the band
+        self.styles: StyleBank | None = None  # per-genre decoder weights, swapped in place between windows
         self.reset()
 
     def reset(self) -> None:

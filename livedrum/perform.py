@@ -16,6 +16,7 @@ from livedrum.grid import STEPS_PER_BEAT
 from livedrum.model import DrumNet
 from livedrum.sampler import Sampling
 from livedrum.song import Notes, Song
+from livedrum.styles import StyleBank
 from livedrum.vocab import DRUM_NOTES
 
 NOTE_BEATS = 0.125  # length of a generated drum note: hits, not held notes
@@ -88,6 +89,7 @@ class ModelDrummer:
     ) -> None:
         self.net, self.sampling, self.seed, self.device = net, sampling, seed, device
         self.feel = feel or Feel()
+        self.styles: StyleBank | None = None  # per-genre decoder weights (styles.py), already in `net`
 
     def __call__(self, song: Song, progress: Progress | None = None, until_beat: int | None = None) -> Notes:
         return self.play_grid(song_grid(song), progress, until_beat)

@@ -1,8 +1,9 @@
 """Genre presets: readable TOML files in `presets/styles/` that set how the drummer plays.
 
 A preset sets the feel (swing, intensity), the default complexity, which kit pieces play, the
-bar length and how often a fill comes. It does not (yet) condition the model on a style: the
-same network plays every preset, steered by these settings.
+bar length and how often a fill comes. Where `models/styles/<name>.pt` exists, the preset also plays
+with that genre's fine-tuned decoder weights (livedrum/styles.py); otherwise the base network
+plays it, steered by these settings.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def audio_grid(path: str | Path, hop: int = 256, method: str = "specflux", chann
                beats_per_bar: int = 4) -> AudioGrid:
     """Analyse a recording and put its band on the beat grid; ValueError when no beat can be found."""
     analyzer = analyse_file(path, hop, method, channel)
-    beats = track_beats(np.asarray(analyzer.flux), analyzer.hop_s)
+    beats = track_beats(np.asarray(analyzer.flux), analyzer.hop_s, analyzer.t0 - analyzer.flux_lag_s)
     if len(beats) < MIN_BEATS:
         raise ValueError(f"{Path(path).name}: no steady beat found (too short or too quiet?)")
     duration = analyzer.times[-1]

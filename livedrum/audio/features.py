@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from livedrum.audio import calibration
 from livedrum.audio.onsets import Onset
 from livedrum.features import BAND_FEATURES, N_REGISTERS
 from livedrum.grid import STEPS_PER_BEAT
@@ -57,10 +58,11 @@ class BeatTimes:
 
 
 def audio_band_features(onsets: Sequence[Onset], level_times: np.ndarray, levels: np.ndarray,
-                        timeline: Timeline, n_steps: int, t0: float = 0.0) -> np.ndarray:
+                        timeline: Timeline, n_steps: int, t0: float = 0.0, calibrated: bool = True) -> np.ndarray:
     """(n_steps, BAND_FEATURES) from onsets and per-hop register levels; step 0 at beat t0.
 
-    level_times (H,) seconds, levels (H, N_REGISTERS) 0..1, as `Analyzer` keeps them."""
+    level_times (H,) seconds, levels (H, N_REGISTERS) 0..1, as `Analyzer` keeps them. `calibrated`:
+    mapped onto the MIDI features' distributions (`livedrum.audio.calibration`), as the model hears them."""
     out = np.zeros((n_steps, BAND_FEATURES), dtype=np.float32)
     if n_steps == 0:
         return out
@@ -83,4 +85,4 @@ def audio_band_features(onsets: Sequence[Onset], level_times: np.ndarray, levels
         sums = cum[idx[1:]] - cum[idx[:-1]]
         mean = np.divide(sums, count[:, None], out=np.zeros_like(sums), where=count[:, None] > 0)
         out[:, N_REGISTERS : 2 * N_REGISTERS] = np.clip(mean * SOUNDING_SCALE, 0.0, 1.0)
-    return out
+    return calibration.apply(out, calibration.load()) if calibrated else out

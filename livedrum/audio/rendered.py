@@ -55,6 +55,18 @@ def without_drums(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def render_band(data: bytes, cache: Path, rate: int = 44100) -> Path:
+    """A MIDI file's bytes rendered without drums, cached by those bytes: the WAV's path."""
+    key = hashlib.sha1(data).hexdigest()[:16]
+    wav = cache / f"{key}-{rate}.wav"
+    if not wav.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        mid = cache / f"{key}.mid"
+        mid.write_bytes(without_drums(data))
+        render_midi(mid, wav, rate=rate)
+    return wav
+
+
 def corpus_audio(paths: list[Path], cache: Path, split: str = "validation", limit: int = 10,
                  rate: int = 44100) -> Iterator[AudioSong]:
     """Up to `limit` songs of the split with a real drum part, rendered without drums (cached)."""
@@ -74,15 +86,10 @@ def corpus_audio(paths: list[Path], cache: Path, split: str = "validation", limi
             continue
         if float(song.seconds_at(song.length_beats)) > MAX_SECONDS:
             continue
-        key = hashlib.sha1(data).hexdigest()[:16]
-        wav = cache / f"{key}-{rate}.wav"
-        if not wav.is_file():
-            mid = cache / f"{key}.mid"
-            try:
-                mid.write_bytes(without_drums(data))
-                render_midi(mid, wav, rate=rate)
-            except (ValueError, OSError, EOFError):
-                continue
+        try:
+            wav = render_band(data, cache, rate)
+        except (ValueError, OSError, EOFError):
+            continue
         done += 1
         seen.add(source.song_id)
         yield AudioSong(source.label, song, wav)

@@ -19,6 +19,12 @@ PRIOR_OCTAVES = 1.0  # width of the tempo prior (standard deviation, in octaves)
 MIN_BPM, MAX_BPM = 50.0, 220.0
 DP_TIGHTNESS = 100.0  # how hard the offline tracker keeps its tempo between beats
 TOLERANCE_S = 0.07  # beat F-measure window, as the MIREX beat tracking evaluation
+# the tempo score: autocorrelation at the beat lag and its multiples, (multiple, weight). Live, with
+# a few seconds of envelope, the beat and its double; a whole file also has its bars (4 beats): on
+# 24 validation and 14 training songs rendered, that took the whole-file beat F-measure from 0.572
+# to 0.599 and 0.758 to 0.793, with 7 instead of 8 and 2 instead of 5 songs at a wrong tempo octave.
+LIVE_MULTIPLES = ((1, 1.0), (2, 0.5))
+FILE_MULTIPLES = ((1, 1.0), (2, 1.0), (4, 1.0))
 
 
 def normalise_envelope(flux: np.ndarray, hop_s: float) -> np.ndarray:
@@ -34,26 +40,29 @@ def normalise_envelope(flux: np.ndarray, hop_s: float) -> np.ndarray:
 
 
 def tempo_scores(env: np.ndarray, hop_s: float, prior_bpm: float = PRIOR_BPM,
-                 prior_octaves: float = PRIOR_OCTAVES) -> tuple[np.ndarray, np.ndarray]:
-    """(lags in hops, score per lag): autocorrelation under the tempo prior, with the double lag's help."""
+                 prior_octaves: float = PRIOR_OCTAVES,
+                 multiples: tuple[tuple[int, float], ...] = LIVE_MULTIPLES) -> tuple[np.ndarray, np.ndarray]:
+    """(lags in hops, score per lag): autocorrelation under the tempo prior, with its multiples' help."""
     lo = max(1, int(60.0 / MAX_BPM / hop_s))
     hi = int(60.0 / MIN_BPM / hop_s)
     n = len(env)
-    if n < 2 * hi + 2:
+    top = max(k for k, _ in multiples)
+    if n < top * hi + 2:
         return np.arange(lo, hi + 1), np.zeros(hi - lo + 1)
     spec = np.fft.rfft(env - env.mean(), 2 * n)
-    acf = np.fft.irfft(spec * np.conj(spec))[: 2 * hi + 2] / n
+    acf = np.fft.irfft(spec * np.conj(spec))[: top * hi + 2] / n
     lags = np.arange(lo, hi + 1)
     bpm = 60.0 / (lags * hop_s)
     prior = np.exp(-0.5 * (np.log2(bpm / prior_bpm) / prior_octaves) ** 2)
-    score = (acf[lags] + 0.5 * acf[2 * lags]) * prior
+    score = sum(w * acf[k * lags] for k, w in multiples) * prior
     return lags, score
 
 
 def estimate_period(env: np.ndarray, hop_s: float, prior_bpm: float = PRIOR_BPM,
-                    prior_octaves: float = PRIOR_OCTAVES) -> tuple[float, float]:
+                    prior_octaves: float = PRIOR_OCTAVES,
+                    multiples: tuple[tuple[int, float], ...] = LIVE_MULTIPLES) -> tuple[float, float]:
     """(beat period in hops, confidence 0..1) of an envelope; the peak refined between lags."""
-    lags, score = tempo_scores(env, hop_s, prior_bpm, prior_octaves)
+    lags, score = tempo_scores(env, hop_s, prior_bpm, prior_octaves, multiples)
     if not score.any() or score.max() <= 0:
         return 60.0 / prior_bpm / hop_s, 0.0
     i = int(np.argmax(score))
@@ -74,7 +83,9 @@ def track_beats(flux: np.ndarray, hop_s: float, t0: float = 0.0) -> np.ndarray:
     flux: per-hop onset envelope; hop k ends at t0 + (k + 1) * hop_s."""
     env = normalise_envelope(flux, hop_s)
     n = len(env)
-    period, _ = estimate_period(env, hop_s)
+    period, _ = estimate_period(env, hop_s, multiples=FILE_MULTIPLES)
+    if period == 60.0 / PRIOR_BPM / hop_s:  # too short for the bars' help: the beat and its double alone
+        period, _ = estimate_period(env, hop_s)
     if n < 4 * period or not env.any():
         return np.zeros(0)
     score = env.copy()

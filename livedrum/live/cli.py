@@ -136,6 +136,7 @@ def make_engine(args: argparse.Namespace):  # noqa: ANN201
     if not isinstance(drummer, ModelDrummer):
         raise ValueError("the thesis network is an offline baseline: it cannot play live (use a livedrum model)")
     engine = Engine(drummer.net, drummer.sampling, drummer.seed, drummer.device)
+    engine.styles = drummer.styles  # all style weights loaded now: a preset switch only copies tensors
     zeros = np.zeros((STEPS_PER_BEAT, BAND_FEATURES), np.float32)
     pos = np.zeros((STEPS_PER_BEAT, POSITION_FEATURES), np.float32)
     for _ in range(3):

@@ -126,6 +126,9 @@ class Controller:
             d.cfg = replace(d.cfg, beats_per_bar=p.beats_per_bar,
                             feel=replace(d.cfg.feel, swing=p.swing, intensity=p.intensity))
             d.engine.sampling = d.engine.sampling.with_(complexity=p.complexity, kit_off=p.kit_off)
+            styles = getattr(d.engine, "styles", None)
+            if styles is not None:  # the genre's weights, between two windows; the encoder state carries on
+                styles.use(p.name)
             d.preset = p.name
             d.fill_every = p.fill_every
             d.log("preset", name=p.name)

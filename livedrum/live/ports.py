@@ -36,6 +36,12 @@ _DRAIN_S = 0.02  # the GIL released this long lets a callback already in flight 
 # the receiver (seen with 16 messages then close: 16 copies of the first). Wait this long after a send.
 _JACK_FLUSH_S = 0.1
 _quiet_lock = threading.Lock()
+# Under JACK, rtmidi runs an input callback inside JACK's realtime process cycle, reading the cycle's
+# event buffer while it waits for the GIL: a thread holding the GIL past the cycle makes it read a
+# buffer JACK has reused (chords arrive as copies of their first note, and in long shows the daemon
+# crashed in rtmidi's jackProcessIn). So JACK inputs get no callback: rtmidi queues in the cycle,
+# without Python, and a thread of ours collects the queue this often.
+JACK_POLL_S = 0.001
 
 
 @dataclass
@@ -142,9 +148,9 @@ class InputHub:
     `timing`) clock before Python sees them; bytes mido cannot parse are dropped. Ports whose name contains one of
     `exclude` (our own output) are never opened, so the drums cannot feed back into the band.
 
-    Under JACK, rtmidi calls back inside JACK's process cycle, event by event from the sender's
-    buffer: while another thread holds the GIL past the cycle, the rest of a chord is read from a
-    buffer already cleared (copies of its first note; see the xfail test). Keep GIL holds short.
+    Under JACK no callback is set (rtmidi would run it inside JACK's process cycle and, waiting for the
+    GIL, read a buffer JACK has reused: corrupted chords, and crashes in long shows). rtmidi queues
+    there without Python, and our `livedrum-midi-in` thread collects the queue every millisecond.
     """
 
     def __init__(self, backend: mido.Backend, patterns: list[str], on_message: MessageHandler,
@@ -161,6 +167,8 @@ class InputHub:
         self._failed: set[str] = set()
         self._lock = threading.Lock()
         self._closed = False
+        self._polled = self._api == rtmidi.API_UNIX_JACK  # no callback inside JACK's cycle: see JACK_POLL_S
+        self._poller: threading.Thread | None = None
 
     @property
     def open_names(self) -> list[str]:
@@ -226,7 +234,10 @@ class InputHub:
             if name not in ports:
                 raise OSError("gone before it could be opened")
             rt.ignore_types(sysex=True, timing=not self._timing, active_sense=True)
-            rt.set_callback(self._arrived)
+            if self._polled:
+                self._start_poller()
+            else:
+                rt.set_callback(self._arrived)
             rt.open_port(ports.index(name), "in")
         except rtmidi.RtMidiError as err:
             _close_inputs([rt])
@@ -236,14 +247,42 @@ class InputHub:
             raise
         return rt
 
-    def _arrived(self, event: tuple[list[int], float], data: object = None) -> None:
+    def _arrived(self, event: tuple[list[int], float], data: object = None, now: float | None = None) -> None:
         """On the MIDI thread: stamp, parse, hand on; nothing else."""
-        now = time.monotonic()
+        now = time.monotonic() if now is None else now
         try:
             message = mido.Message.from_bytes(event[0])
         except ValueError:  # undefined status bytes, stray data: not a message
             return
         self._on_message(message, now)
+
+    def _start_poller(self) -> None:
+        if self._poller is None:
+            self._poller = threading.Thread(target=self._poll_inputs, name="livedrum-midi-in", daemon=True)
+            self._poller.start()
+
+    def _poll_inputs(self) -> None:
+        """JACK inputs: collect what rtmidi queued, every millisecond. Messages collected together are
+        stamped back from now by rtmidi's own gaps between them (taken from JACK's frame times)."""
+        last = time.monotonic()
+        while not self._closed:
+            time.sleep(JACK_POLL_S)
+            with self._lock:
+                if self._closed:
+                    return
+                for rt in self._open.values():
+                    batch = []
+                    while (event := rt.get_message()) is not None:
+                        batch.append(event)
+                    if not batch:
+                        continue
+                    now = time.monotonic()
+                    behind = [0.0] * len(batch)  # seconds each message came before the last one
+                    for i in range(len(batch) - 2, -1, -1):
+                        behind[i] = behind[i + 1] + max(0.0, batch[i + 1][1])
+                    for event, back in zip(batch, behind):
+                        self._arrived(event, now=now - min(back, now - last))
+                last = time.monotonic()
 
 
 def _close_inputs(inputs: list[rtmidi.MidiIn]) -> None:

@@ -16,7 +16,7 @@ def both(song: RenderedSong) -> tuple[np.ndarray, np.ndarray]:
     n_beats = int(song.song.length_beats)
     timeline = BeatTimes(song.beat_times())
     audio = audio_band_features(analyzer.onsets, np.asarray(analyzer.times), np.asarray(analyzer.levels),
-                                timeline, n_beats * STEPS_PER_BEAT)
+                                timeline, n_beats * STEPS_PER_BEAT, calibrated=False)  # the analyser's own scales
     return audio, band_features(song.song.band, n_beats * STEPS_PER_BEAT)
 
 

@@ -222,10 +222,10 @@ def test_closing_the_hub_while_the_band_plays_neither_hangs_nor_crashes(jack_ser
     assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stderr[-2000:])
 
 
-@pytest.mark.xfail(strict=True, reason="known limitation under JACK: rtmidi runs the Python callback inside JACK's "
-                   "process cycle, event by event from the sender's buffer; waiting for the GIL outlasts the "
-                   "cycle and the rest of the chord is read from a buffer already cleared (copies of its first note)")
 def test_a_chord_arrives_intact_while_this_process_is_busy_in_python(jack_server):
+    """With a callback inside JACK's cycle, rtmidi read the rest of a chord from a buffer already
+    reused while it waited for the GIL (copies of the first note; crashes in long shows). JACK inputs
+    are polled instead: the chord must arrive whole, however long Python holds the GIL."""
     heard = Heard()
     chord = [NOTE.copy(note=n) for n in (60, 64, 67)]
     with band_port("keys", client_name="busy-band") as band, \
@@ -239,6 +239,6 @@ def test_a_chord_arrives_intact_while_this_process_is_busy_in_python(jack_server
             while time.perf_counter() < busy_until:
                 pass
             time.sleep(0.01)
-        heard.wait_for(15, timeout=0.5)
+        heard.wait_for(15, timeout=2.0)
         time.sleep(SETTLE_S)
         assert heard.messages == chord * 5

@@ -1,0 +1,243 @@
+"""Audio input against MIDI input (issue 5): validation songs rendered to audio without their drums.
+
+For each song the shipped model drums along twice: given the band as MIDI (as `livedrum eval` does)
+and given the rendered audio (beats tracked, audio features on that grid, as `livedrum accompany
+IN.wav`). The audio run's drums are moved back onto the MIDI's beat timeline by time (audio beat
+-> seconds -> MIDI beat), then both are scored against the real drummer with `livedrum eval`'s
+metrics, beside the two baselines of `livedrum eval`. Diagnostic rows separate the beat grid from
+the features: the audio features on the TRUE beat grid, and on the tracked grid with the true bar
+phase (an oracle downbeat). Baselines can also be driven by the audio alone (`audio grid` rows).
+
+    nice python benchmarks/audio_eval.py --songs 24 [--json out.json] [--model PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from livedrum.audio.accompany import AudioGrid, audio_grid, signatures
+from livedrum.audio.features import BeatTimes, audio_band_features
+from livedrum.audio.rendered import MAX_SECONDS, MIN_DRUM_NOTES, render_band
+from livedrum.audio.tempo import beat_f_measure
+from livedrum.baselines import BASS_PITCH, fixed_rock_beat, onset_mirror
+from livedrum.batches import bar_lengths_of
+from livedrum.commands import make_drummer, read_sources, spread
+from livedrum.corpus import data_root, default_paths, discover, split_of
+from livedrum.evaluate import MIN_DRUM_HITS, Report, SongRow, without_drums
+from livedrum.features import positions_for
+from livedrum.grid import STEPS_PER_BEAT, bar_positions
+from livedrum.metrics import CLASS_NAMES, drum_note_count, score_song
+from livedrum.midifile import load_song
+from livedrum.perform import SongGrid
+from livedrum.song import Notes, Song
+
+REPO = Path(__file__).resolve().parent.parent
+MIDI, AUDIO = "livedrum MIDI", "livedrum audio"
+TRUE_GRID, TRUE_BARS = "audio, true beats", "audio, true bar phase"
+ROCK, MIRROR = "fixed rock beat", "onset mirror"
+ROCK_AUDIO, MIRROR_AUDIO = "rock beat, audio grid", "onset mirror, audio"
+DRUMMERS = (MIDI, AUDIO, TRUE_GRID, TRUE_BARS, ROCK, MIRROR, ROCK_AUDIO, MIRROR_AUDIO)
+GRID_OFF_F = 0.5  # a tracked grid with a beat F-measure below this is "off"
+
+
+def pick_songs(n: int, data: str | None) -> list[tuple[str, bytes, Song]]:
+    """Up to n validation songs, one file per song, round-robin over collections (as eval's `spread`)."""
+    sources = [s for s in discover(default_paths(data_root(data))) if split_of(s.song_id) == "validation"]
+    seen: set[str] = set()
+    unique = [s for s in sources if not (s.song_id in seen or seen.add(s.song_id))]
+    by: dict[str, list] = {}
+    for src, blob in read_sources(spread(unique, 4 * n)):
+        if isinstance(blob, OSError):
+            continue
+        try:
+            song = load_song(blob, src.label)
+        except (ValueError, OSError, EOFError):
+            continue
+        if (len(song.drums) < MIN_DRUM_NOTES or drum_note_count(song.drums) < MIN_DRUM_HITS or len(song.band) == 0
+                or float(song.seconds_at(song.length_beats)) > MAX_SECONDS):
+            continue
+        by.setdefault(src.collection, []).append((src.label, blob, song))
+    out: list = []
+    while len(out) < n and any(by.values()):
+        for items in by.values():
+            if items and len(out) < n:
+                out.append(items.pop(0))
+    return sorted(out, key=lambda x: x[0])
+
+
+def beat_of(song: Song, seconds: np.ndarray) -> np.ndarray:
+    """The song's beat position of times in seconds (the tempo map inverted)."""
+    beats = np.arange(0.0, np.ceil(song.length_beats) + 64.0, 1.0 / 48)
+    return np.interp(seconds, song.seconds_at(beats), beats, left=0.0)
+
+
+def to_song_beats(notes: Notes, timeline: BeatTimes, song: Song) -> Notes:
+    """Notes timed in the audio's beats -> the same moments in the MIDI song's beats."""
+    if len(notes) == 0:
+        return notes
+    start = beat_of(song, timeline.time_of(notes.start))
+    end = beat_of(song, timeline.time_of(notes.end))
+    return replace(notes, start=start, end=np.maximum(end, start + 1e-3))
+
+
+def true_beat_times(song: Song, n_beats: int) -> np.ndarray:
+    return np.asarray(song.seconds_at(np.arange(n_beats + 1, dtype=np.float64)))
+
+
+def grid_on(grid: AudioGrid, times: np.ndarray, sigs: list) -> SongGrid:
+    """The analysed audio's band features on a given beat timeline and meter."""
+    n_beats = len(times) - 1
+    a = grid.analyzer
+    band = audio_band_features(a.onsets, np.asarray(a.times), np.asarray(a.levels), BeatTimes(times),
+                               n_beats * STEPS_PER_BEAT)
+    position, bar, beat_in_bar = positions_for(n_beats, sigs)
+    return SongGrid(band, position, bar_lengths_of(bar, beat_in_bar))
+
+
+def oracle_pickup(grid: AudioGrid, song: Song) -> int:
+    """The pickup (0..3) that puts the tracked beats' bar lines where the song's bar lines are."""
+    beats = beat_of(song, grid.beat_times)
+    n = int(np.ceil(song.length_beats)) + 1
+    _, beat_in_bar, _ = bar_positions(n, song.time_signatures)
+    near = np.clip(np.rint(beats).astype(int), 0, n - 1)
+    close = np.abs(beats - np.rint(beats)) < 0.2
+    votes = Counter((int(i) - int(beat_in_bar[near[i]])) % 4 for i in np.flatnonzero(close))
+    return votes.most_common(1)[0][0] if votes else grid.pickup
+
+
+def audio_song(grid: AudioGrid) -> Song:
+    """The audio's onsets as a band on its tracked grid, for the baselines: bass register -> a bass note."""
+    timeline = BeatTimes(grid.beat_times)
+    onsets = grid.analyzer.onsets
+    start = np.asarray(timeline.beat_at(np.asarray([o.time for o in onsets]))) if onsets else np.zeros(0)
+    pitch = [BASS_PITCH - 12 if o.registers[0] > 0 else 64 for o in onsets]
+    n = len(onsets)
+    band = Notes.from_lists(start, start + 0.25, pitch, [100] * n, [0] * n, [0] * n)
+    return Song("audio", band, Notes.empty(), time_signatures=grid.time_signatures,
+                length_beats=float(len(grid.beat_times) - 1))
+
+
+def grid_report(grid: AudioGrid, song: Song) -> dict:
+    """How the tracked beats compare with the true ones (within the band's span)."""
+    first = float(song.seconds_at(np.floor(song.band.start.min())))
+    last = float(song.seconds_at(np.ceil(song.band.end.max())))
+    n = int(np.ceil(song.length_beats))
+    ref = true_beat_times(song, n)
+    ref = ref[(ref >= first - 1e-6) & (ref <= last + 1e-6)]
+    est = grid.beat_times[(grid.beat_times >= first - 0.2) & (grid.beat_times <= last + 0.2)]
+    ratio = float(np.median(np.diff(est)) / np.median(np.diff(ref))) if len(est) > 2 and len(ref) > 2 else 0.0
+    truth = oracle_pickup(grid, song)
+    return {"beat_f": beat_f_measure(ref, est), "period_ratio": ratio,
+            "pickup": grid.pickup, "true_pickup": truth, "bar_phase_ok": grid.pickup == truth}
+
+
+def run_song(label: str, blob: bytes, song: Song, drummer, cache: Path) -> tuple[dict[str, Notes], dict]:  # noqa: ANN001
+    wav = render_band(blob, cache)
+    bare = without_drums(song)
+    grid = audio_grid(wav)
+    timeline = BeatTimes(grid.beat_times)
+    played = {MIDI: drummer(bare), AUDIO: to_song_beats(drummer.play_grid(grid.grid), timeline, song),
+              ROCK: fixed_rock_beat(without_drums(song)), MIRROR: onset_mirror(without_drums(song))}
+    n = int(np.ceil(song.length_beats))
+    played[TRUE_GRID] = drummer.play_grid(grid_on(grid, true_beat_times(song, n), song.time_signatures))
+    info = grid_report(grid, song)
+    if info["bar_phase_ok"]:
+        played[TRUE_BARS] = played[AUDIO]
+    else:
+        fixed = grid_on(grid, grid.beat_times, signatures(info["true_pickup"]))
+        played[TRUE_BARS] = to_song_beats(drummer.play_grid(fixed), timeline, song)
+    heard = audio_song(grid)
+    played[ROCK_AUDIO] = to_song_beats(fixed_rock_beat(heard), timeline, song)
+    played[MIRROR_AUDIO] = to_song_beats(onset_mirror(heard), timeline, song)
+    return played, info
+
+
+def fmt(value: float | None, width: int = 7) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.3f}"
+
+
+def table(report: Report, grids: list[dict]) -> str:
+    means = report.means()
+    midi = means[MIDI].mean_f1
+    width = max(len(n) for n in DRUMMERS)
+    head = f"{'drummer':<{width}} songs {'F1':>7}" + "".join(f" {c:>7}" for c in CLASS_NAMES)
+    head += f" {'overlap':>7} {'density':>7} {'/MIDI':>7}"
+    lines = [f"{len(report.songs)} validation songs rendered to audio (drums removed); hit F1 at +-1/8 beat",
+             head, "-" * len(head)]
+    for name in DRUMMERS:
+        m = means[name]
+        ratio = None if m.mean_f1 is None or not midi else m.mean_f1 / midi
+        lines.append(f"{name:<{width}} {m.songs:>5} {fmt(m.mean_f1)}" + "".join(f" {fmt(m.f1[c])}" for c in CLASS_NAMES)
+                     + f" {fmt(m.overlap)} {fmt(m.density)} {fmt(ratio)}")
+    f = np.asarray([g["beat_f"] for g in grids])
+    r = np.asarray([g["period_ratio"] for g in grids])
+    wrong = [x for x in r if abs(np.log2(max(x, 1e-9))) > 0.2]
+    lines += [
+        "",
+        f"beat grids: mean beat F-measure {f.mean():.3f} (+-70 ms vs the MIDI's beats); "
+        f"{int(np.sum(f < GRID_OFF_F))} of {len(grids)} off (F < {GRID_OFF_F}), "
+        f"{len(wrong)} at another tempo octave (tracked/true period {', '.join(f'{x:.2f}' for x in wrong) or '-'}), "
+        f"{sum(not g['bar_phase_ok'] for g in grids)} with the bar lines elsewhere than the song's",
+    ]
+    best = max(means[ROCK].mean_f1 or 0.0, means[MIRROR].mean_f1 or 0.0)
+    audio = means[AUDIO].mean_f1 or 0.0
+    above = "above" if audio > best else "NOT above"
+    lines.append(f"criterion: audio F1 {audio:.3f} = {audio / midi if midi else 0:.2f}x MIDI {midi or 0:.3f} "
+                 f"(wanted >= 0.9x); better baseline {best:.3f}: audio is {above} it")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--songs", type=int, default=24)
+    ap.add_argument("--data", default=None, help="data root (default: $LIVEDRUM_DATA or ../shared/data)")
+    ap.add_argument("--cache", default=str(REPO / "cache" / "audio-validation"), help="rendered songs (cached)")
+    ap.add_argument("--model", default=None, help="model file (default: the shipped one)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", default=None, metavar="FILE", help="also write per-song rows and means as JSON")
+    args = ap.parse_args()
+    drummer = make_drummer(argparse.Namespace(
+        model=args.model, complexity=None, seed=args.seed, kit_off="", humanize=0.5, preset=None, device="cpu",
+        swing=None, intensity=None))
+    report = Report(drummers=list(DRUMMERS), baselines=[ROCK, MIRROR])
+    grids: list[dict] = []
+    t0 = time.perf_counter()
+    songs = pick_songs(args.songs, args.data)
+    if not songs:
+        print("no validation songs found", file=sys.stderr)
+        return 1
+    for label, blob, song in songs:
+        try:
+            played, info = run_song(label, blob, song, drummer, Path(args.cache))
+        except (ValueError, OSError) as exc:
+            print(f"skipped {label}: {exc}", file=sys.stderr)
+            continue
+        report.songs.append(label)
+        grids.append({"song": label, **info})
+        for name, notes in played.items():
+            report.rows.append(SongRow(label, name, score_song(song.drums, notes, song.time_signatures)))
+        f1 = {r.drummer: r.scores.mean_f1 for r in report.rows if r.song == label}
+        print(f"{label[-48:]:48s} MIDI {fmt(f1[MIDI], 5)} audio {fmt(f1[AUDIO], 5)} true-grid {fmt(f1[TRUE_GRID], 5)} "
+              f"rock {fmt(f1[ROCK], 5)} | beat F {info['beat_f']:.2f} period x{info['period_ratio']:.2f} "
+              f"bars {'ok' if info['bar_phase_ok'] else 'off'} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    print()
+    print(table(report, grids))
+    if args.json:
+        out = report.to_json()
+        out["grids"] = grids
+        out["means"] = {n: asdict(m) for n, m in report.means().items()}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
