@@ -94,6 +94,16 @@ def rss_mb(pid: int | str = "self") -> float:
     return float("nan")
 
 
+def print_verdict(r: dict) -> bool:
+    """Where the files are, every goal with its verdict, then PASS or FAIL (True for PASS)."""
+    print(f"files: {r['folder']}")
+    for line in verdict_table(r["goals"]):
+        print(line)
+    ok = all(g[3] is not False for g in r["goals"])
+    print("PASS" if ok else "FAIL")
+    return ok
+
+
 def verdict_table(rows: list[tuple[str, str, str, bool | None]]) -> list[str]:
     """(figure, value, goal, passed or None for information only) as aligned lines."""
     lines = [f"{'figure':<52} {'value':>24}  {'goal':<18} verdict", "-" * 106]
@@ -606,12 +616,7 @@ def print_virtual(r: dict) -> bool:
     s2, end = r["rss"]["song 2"], r["rss"]["end"]
     print(f"memory at song 2: RSS {s2[0]:.1f} MB, traced {s2[1]:.2f} MB; at the end: RSS {end[0]:.1f} MB, "
           f"traced {end[1]:.2f} MB")
-    print(f"files: {r['folder']}")
-    for line in verdict_table(r["goals"]):
-        print(line)
-    ok = all(g[3] is not False for g in r["goals"])
-    print("PASS" if ok else "FAIL")
-    return ok
+    return print_verdict(r)
 
 
 # ---- the real daemon on JACK -------------------------------------------------------------------
@@ -930,12 +935,7 @@ def print_jack(r: dict) -> bool:
     if r["died"] is not None:
         print(f"the daemon died {r['died'] / 60:.1f} min in (exit {r['exit_code']}); the end of its stderr:")
         print("\n".join("    " + line for line in r["stderr_tail"]))
-    print(f"files: {r['folder']}")
-    for line in verdict_table(r["goals"]):
-        print(line)
-    ok = all(g[3] is not False for g in r["goals"])
-    print("PASS" if ok else "FAIL")
-    return ok
+    return print_verdict(r)
 
 
 def main() -> int:

@@ -154,10 +154,10 @@ def build(files: list[Path]) -> GrooveStats:
     # robust figures (median, MAD): flams, drags and 32nds near a sixteenth are not its feel. The
     # whole kit's median is taken out: a recording's latency or a player's habit of rushing the
     # click is no feel a band can use; what one piece plays against another is kept.
-    centre = float(np.median(np.concatenate([np.asarray(x) for row in dev for x in row if x])))
+    kit = np.concatenate([np.asarray(x) for row in dev for x in row if x])
+    centre = float(np.median(kit))
     mean, std = np.zeros((P, SIXTEENTHS)), np.zeros((P, SIXTEENTHS))
     accent, spread, rho = np.ones((P, SIXTEENTHS)), np.zeros(P), np.zeros(P)
-    kit = np.concatenate([np.asarray(x) for row in dev for x in row if x])
     for p in range(P):
         every = np.concatenate([np.asarray(x) for x in dev[p]]) if any(dev[p]) else kit
         every = every if len(every) >= MIN_HITS else kit  # a piece hardly played: the whole kit's feel

@@ -193,7 +193,6 @@ def run_live(args: argparse.Namespace) -> int:
     from livedrum.live.scheduler import Scheduler
     from livedrum.live.session import RecordingTap, Session
     from livedrum.web.options import check_ui_options
-    from livedrum.web.ui import start_live_ui
 
     sys.setswitchinterval(SWITCH_INTERVAL)
     cfg = run_config(args, DEFAULT_BPM if args.bpm is None else args.bpm, args.beats_per_bar, args.mode)
@@ -229,7 +228,11 @@ def run_live(args: argparse.Namespace) -> int:
             transport = None if osc is None else await serve_osc(osc, args.osc_host, args.osc_port)
             sync = _follow_clock(args.clock, drummer, session, log)  # Link needs the running loop
             sync = follow_audio(args, audio, drummer, sync)
-            ui = await start_live_ui(args, controller, log, str(engine.device))
+            ui = None
+            if not args.no_ui:  # aiohttp only for a daemon that serves the page
+                from livedrum.web.ui import start_live_ui
+
+                ui = await start_live_ui(args, controller, log, str(engine.device))
             try:
                 extra = [_watch_inputs(hub, drummer, log)]
                 if ui is not None:
