@@ -150,18 +150,13 @@ class LiveHub:
             if loop.time() - next_at > self.period:  # the loop was busy: skip, do not catch up
                 next_at = loop.time()
             if self.clients:
-                await self._after_next_note()
+                # a frame never starts just before a note is due: the scheduler's last stretch is
+                # a spin that a frame's fraction of a millisecond on the loop would shorten
+                await self.feed.drummer.scheduler.quiet(QUIET_BEFORE_NOTE, patience=self.period)
                 self.frames += 1
                 snap = self.feed.snapshot()
                 snap["frame"] = self.frames
                 self.broadcast(json.dumps(snap, separators=(",", ":")))
-
-    async def _after_next_note(self) -> None:
-        """A frame never starts just before a note is due: the scheduler's last stretch is a spin
-        that a frame's fraction of a millisecond on the loop would shorten."""
-        due = self.feed.drummer.scheduler.next_time()
-        if due is not None and 0.0 <= due - time.monotonic() < QUIET_BEFORE_NOTE:
-            await asyncio.sleep(due - time.monotonic() + 0.0005)
 
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE)
