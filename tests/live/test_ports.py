@@ -18,6 +18,7 @@ from tests.live.jack_clients import Heard, band_port, capture_port, until_heard
 
 NOTE = mido.Message("note_on", channel=1, note=60, velocity=100)
 SETTLE_S = 0.05  # what a message sent before the one we waited for needs to arrive too
+MAX_CHORDS = 40  # chords the busy-process test may send to get five through
 
 
 def poll_until(hub: InputHub, done, timeout: float = 2.0) -> list[str]:  # noqa: ANN001
@@ -232,18 +233,18 @@ def test_a_chord_arrives_intact_while_this_process_is_busy_in_python(jack_server
             InputHub(midi_backend("jack"), ["busy-band"], heard.add) as hub:
         poll_until(hub, lambda h: h.open_names)
         until_heard(band.send, heard)
-        for _ in range(5):
+        # under load the test's own sender or JACK may lose a whole chord (seen 1 run in 8, our input queue
+        # empty): chords are sent until five have arrived, each with the GIL held right after it
+        for _ in range(MAX_CHORDS):
             for message in chord:
                 band.send(message)
             busy_until = time.perf_counter() + 0.02  # the GIL held, as a daemon holds it between awaits
             while time.perf_counter() < busy_until:
                 pass
             time.sleep(0.01)
-        try:
-            heard.wait_for(15, timeout=2.0)
-        except AssertionError:
-            pass  # under load the test's own sender or JACK may lose a whole chord (seen 1 run in 8): not ours
+            if len(heard.messages) >= 5 * len(chord):
+                break
         time.sleep(SETTLE_S)
         got = heard.messages
         # every chord that arrived is whole and in order: no copies of a first note, no note of a chord lost
-        assert len(got) >= 12 and got == chord * (len(got) // 3), got
+        assert len(got) >= 5 * len(chord) and got == chord * (len(got) // 3), got
