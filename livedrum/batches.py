@@ -23,6 +23,7 @@ class TrainSong:
     collection: str
     arrays: SongArrays
     lag: np.ndarray  # (T, Fb + V + 1) one bar before each step: band, drums, drums-known flag
+    bpm: float = 120.0  # the song's mean tempo (the groove selector hears tempo)
 
     @property
     def n_beats(self) -> int:
@@ -90,8 +91,8 @@ def lagged_drums(arrays: SongArrays) -> np.ndarray:
     return out
 
 
-def train_song(song_id: str, collection: str, arrays: SongArrays) -> TrainSong:
-    return TrainSong(song_id, collection, arrays, np.concatenate([lagged_band(arrays), lagged_drums(arrays)], 1))
+def train_song(song_id: str, collection: str, arrays: SongArrays, bpm: float = 120.0) -> TrainSong:
+    return TrainSong(song_id, collection, arrays, np.concatenate([lagged_band(arrays), lagged_drums(arrays)], 1), bpm)
 
 
 def plan_streams(

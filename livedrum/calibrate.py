@@ -38,7 +38,7 @@ def real_drums(song: TrainSong) -> Notes:
 
 
 def grid_of(song: TrainSong) -> SongGrid:
-    return SongGrid(song.arrays.band, song.arrays.position, bar_lengths(song.arrays))
+    return SongGrid(song.arrays.band, song.arrays.position, bar_lengths(song.arrays), np.full(song.n_beats, song.bpm))
 
 
 def calibrate(
@@ -55,7 +55,7 @@ def calibrate(
         if song.n_beats < 16 or len(ref) < 16:
             continue
         g = grid_of(song)
-        cases.append((SongGrid(g.band[: cut * S], g.position[: cut * S], g.bar_beats[:cut]), ref))
+        cases.append((SongGrid(g.band[: cut * S], g.position[: cut * S], g.bar_beats[:cut], g.bpm[:cut]), ref))
     if not cases:
         raise ValueError("no validation songs long enough to calibrate on")
 

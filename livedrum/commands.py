@@ -312,7 +312,8 @@ def check_train_options(args: argparse.Namespace, cfg) -> None:  # noqa: ANN001
                 "--max-batches": (cfg.max_batches, 0), "--val-songs": (cfg.val_songs, 0),
                 "--threads": (cfg.threads, 0), "--enc-hidden": (m.enc_hidden, 1), "--enc-layers": (m.enc_layers, 1),
                 "--dec-hidden": (m.dec_hidden, 1), "--workers": (args.workers or 0, 0),
-                "--calibrate-songs": (args.calibrate_songs, 0)}
+                "--calibrate-songs": (args.calibrate_songs, 0), "--selector-templates": (m.selector_templates, 0),
+                "--selector-hidden": (m.selector_hidden, 1)}
     for option, (value, low) in at_least.items():
         if value < low:
             raise ValueError(f"{option} must be at least {low}, got {value}")

@@ -45,6 +45,7 @@ class SongRecord:
     collection: str
     label: str
     arrays: SongArrays
+    bpm: float = 120.0  # mean tempo: beats over seconds
 
 
 @dataclass
@@ -197,8 +198,10 @@ def load_split(cache_dir: Path, split: str, dtype: type = np.float32) -> list[So
                 velocity=data["velocity"][s], offset=data["offset"][s],
                 bar=data["bar"][b], beat_in_bar=data["beat_in_bar"][b],
             )
+            seconds = float(data["seconds"][i])
+            bpm = 60.0 * float(data["n_beats"][i]) / seconds if seconds > 0 else 120.0
             records.append(SongRecord(str(data["song_id"][i]), str(data["collection"][i]),
-                                      str(data["label"][i]), arrays))
+                                      str(data["label"][i]), arrays, bpm))
     return sorted(records, key=lambda r: r.label)
 
 

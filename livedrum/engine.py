@@ -12,10 +12,12 @@ import numpy as np
 import torch
 
 from livedrum.features import N_REGISTERS
+from livedrum.grid import STEPS_PER_BEAT
 from livedrum.groove import seed_groove
 from livedrum.humanize import Humanizer
 from livedrum.model import DrumNet, State
 from livedrum.sampler import Sampling, draw_uniforms, hit_probability, sample_step
+from livedrum.selector import BAR_BEATS, BarMemory, bar_vector
 from livedrum.styles import StyleBank
 from livedrum.vocab import kit_mask
 
@@ -60,13 +62,41 @@ class Engine:
         self._steps = S
         self._fresh = 0  # windows left to play without my own last bar (see restart_groove)
         self._fresh_seeded = False
+        self.bar_memory = BarMemory()  # the band's 4/4 bars, for the groove selector
+        self._bar_rows: list[np.ndarray] = []  # the band's windows of the bar being heard
+        self._groove_bar: np.ndarray | None = None  # (BAR_STEPS, V) the groove chosen for this bar
 
     @torch.no_grad()
-    def hear(self, band: np.ndarray, position: np.ndarray) -> None:
-        """Encode one window the band just played: band (S, Fb), its position features (S, P)."""
+    def hear(self, band: np.ndarray, position: np.ndarray, bpm: float | None = None) -> None:
+        """Encode one window the band just played: band (S, Fb), its position features (S, P), and the
+        tempo it played at (None: unknown, the last one holds)."""
         x = np.concatenate([band, position], axis=-1)[None]
         _, self.state = self.net.encoder(torch.from_numpy(x).to(self.device), self.state)
         self.band_history = np.concatenate([self.band_history, band])[-8 * self._steps :]
+        self.bar_memory.set_tempo(bpm)
+        self._remember_bar(band, position)
+
+    def _remember_bar(self, band: np.ndarray, position: np.ndarray) -> None:
+        """Collect the band's windows into bars; a whole 4/4 bar goes into the selector's memory."""
+        if position[0, _BEAT_IN_BAR] > 0.5:  # a bar starts
+            self._bar_rows = []
+        self._bar_rows.append(band)
+        if position[0, _LAST_BEAT] > 0.5:  # the bar ends
+            if len(self._bar_rows) == BAR_BEATS:
+                self.bar_memory.add(bar_vector(np.concatenate(self._bar_rows)))
+            self._bar_rows = []
+
+    def _groove(self, position: np.ndarray, bar_beats: int) -> np.ndarray | None:
+        """(S, V) the groove to continue in the next window: the selector's choice for this 4/4 bar
+        (chosen at its first beat), else the named seed groove."""
+        selector = self.net.selector
+        if self.sampling.groove != "band" or selector is None or bar_beats != BAR_BEATS:
+            return seed_groove(self.sampling.groove, position)
+        beat = int(np.argmax(position[0, _BEAT_IN_BAR : _BEAT_IN_BAR + BAR_BEATS]))
+        if beat == 0 or self._groove_bar is None:
+            self._groove_bar = selector.choose(self.bar_memory)
+        S = self._steps
+        return self._groove_bar[beat * S : (beat + 1) * S]
 
     def restart_groove(self, beats: int, seeded: bool) -> None:
         """For the next `beats` windows, do not copy my last bar: play from the band alone
@@ -83,9 +113,12 @@ class Engine:
         drums = _lagged(self.drum_history, lag, S)
         known = float(self.drum_history[-lag:].any())
         band_on = self.lead or self.band_history[-S:, : 2 * N_REGISTERS].any()  # onsets or sounding notes
-        seed = seed_groove(self.sampling.groove, position) if band_on else None
-        if self._fresh > 0:
-            self._fresh -= 1
+        seed = self._groove(position, bar_beats) if band_on else None
+        fresh = self._fresh > 0
+        self._fresh -= fresh
+        if seed is not None and self.sampling.groove == "band" and self.net.selector is not None:
+            drums, known = seed, 1.0  # the chosen groove, every bar: the decoder adapts it, never drifts away
+        elif fresh:
             drums, known = np.zeros_like(drums), 0.0
             if self._fresh_seeded and seed is not None:
                 drums, known = seed, 1.0
@@ -142,6 +175,10 @@ class Engine:
         self.drum_history = np.concatenate([self.drum_history, h.astype(np.float32)])[-8 * S :]
         self.beat += 1
         return window
+
+
+_BEAT_IN_BAR = STEPS_PER_BEAT  # position features: beat-in-bar one-hot, then the last-beat flag
+_LAST_BEAT = STEPS_PER_BEAT + 4
 
 
 def _lagged(history: np.ndarray, lag: int, steps: int) -> np.ndarray:

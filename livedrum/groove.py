@@ -16,7 +16,7 @@ from livedrum.grid import STEPS_PER_BEAT
 from livedrum.vocab import N_VOICES, VOICE_OF_NOTE
 
 KICK, SNARE, HAT = VOICE_OF_NOTE[36], VOICE_OF_NOTE[38], VOICE_OF_NOTE[42]
-GROOVES = ("none", "rock")
+GROOVES = ("none", "rock", "band")  # band: the selector's choice (selector.py), rock where it has none
 _BEAT = STEPS_PER_BEAT  # offset of the beat-in-bar one-hot in the position features
 _THREE = STEPS_PER_BEAT + 9  # the 3-beat-bar flag
 assert POSITION_FEATURES == STEPS_PER_BEAT + 10
@@ -26,7 +26,7 @@ def seed_groove(name: str, position: np.ndarray) -> np.ndarray | None:
     """(S, V) hits of the named groove for one window, from its position features; None for "none"."""
     if name == "none":
         return None
-    if name != "rock":
+    if name not in ("rock", "band"):
         raise ValueError(f"unknown seed groove {name!r} (known: {', '.join(GROOVES)})")
     S = STEPS_PER_BEAT
     beat = int(np.argmax(position[0, _BEAT : _BEAT + 4]))  # 3 stands for "fourth or later"

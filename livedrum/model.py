@@ -17,6 +17,7 @@ from torch import nn
 
 from livedrum.features import BAND_FEATURES, POSITION_FEATURES
 from livedrum.grid import STEPS_PER_BEAT
+from livedrum.selector import GrooveSelector, SelectorConfig
 from livedrum.vocab import N_VOICES
 
 State = tuple[torch.Tensor, torch.Tensor]  # LSTM (h, c), each (layers, B, H)
@@ -37,6 +38,8 @@ class ModelConfig:
     feedback_dropout: float = 0.3  # training only: hide the previous step's drums this often
     lag_dropout: float = 0.3  # training only: hide what the drummer played one bar earlier this often
     lag_seed: float = 0.0  # training only: show the seed groove as the last bar this often (learn to adapt it)
+    selector_templates: int = 0  # patterns per kit piece of the groove selector (selector.py); 0: none
+    selector_hidden: int = 256
 
     @property
     def enc_input(self) -> int:
@@ -121,6 +124,9 @@ class DrumNet(nn.Module):
         self.cfg = cfg
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
+        self.selector: GrooveSelector | None = None  # picks the groove the decoder continues, bar by bar
+        if cfg.selector_templates > 0:
+            self.selector = GrooveSelector(SelectorConfig(cfg.selector_templates, cfg.selector_hidden))
 
     def zero_state(self, batch: int = 1, device: torch.device | str = "cpu") -> State:
         shape = (self.cfg.enc_layers, batch, self.cfg.enc_hidden)

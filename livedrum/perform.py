@@ -30,6 +30,7 @@ class SongGrid:
     band: np.ndarray  # (T, Fb)
     position: np.ndarray  # (T, P)
     bar_beats: np.ndarray  # (n_beats,)
+    bpm: np.ndarray | None = None  # (n_beats,) the tempo of each beat, where the source knows it
 
     @property
     def n_beats(self) -> int:
@@ -40,7 +41,8 @@ def song_grid(song: Song) -> SongGrid:
     n_beats = max(1, int(np.ceil(song.length_beats)))
     position, bar, beat_in_bar = positions_for(n_beats, song.time_signatures)
     band = band_features(song.band, n_beats * STEPS_PER_BEAT)
-    return SongGrid(band, position, bar_lengths_of(bar, beat_in_bar))
+    bpm = np.array([song.bpm_at(float(b)) for b in range(n_beats)])
+    return SongGrid(band, position, bar_lengths_of(bar, beat_in_bar), bpm)
 
 
 def perform(grid: SongGrid, engine: Engine, progress: Progress | None = None,
@@ -52,7 +54,8 @@ def perform(grid: SongGrid, engine: Engine, progress: Progress | None = None,
     total = grid.n_beats if until_beat is None else max(0, min(grid.n_beats, until_beat))
     for b in range(total):
         if b > 0:
-            engine.hear(grid.band[(b - 1) * S : b * S], grid.position[(b - 1) * S : b * S])
+            bpm = None if grid.bpm is None else float(grid.bpm[b - 1])
+            engine.hear(grid.band[(b - 1) * S : b * S], grid.position[(b - 1) * S : b * S], bpm)
         windows.append(engine.play(grid.position[b * S : (b + 1) * S], int(grid.bar_beats[b])))
         if progress is not None:
             progress(b + 1, total)

@@ -15,8 +15,8 @@ from livedrum.train import TrainConfig, distributed, train
 
 
 def train_drumnet_job(args: argparse.Namespace, cfg: TrainConfig, records: dict) -> int:
-    train_songs = [train_song(r.song_id, r.collection, r.arrays) for r in records["train"]]
-    val_songs = [train_song(r.song_id, r.collection, r.arrays) for r in records["validation"]]
+    train_songs = [train_song(r.song_id, r.collection, r.arrays, r.bpm) for r in records["train"]]
+    val_songs = [train_song(r.song_id, r.collection, r.arrays, r.bpm) for r in records["validation"]]
     if not train_songs:
         raise ValueError("no training songs after the split (need songs with band and drums)")
     rank, _ = distributed()
@@ -28,21 +28,29 @@ def train_drumnet_job(args: argparse.Namespace, cfg: TrainConfig, records: dict)
     if rank == 0:
         calibration = list(val_songs)
         random.Random(0).shuffle(calibration)  # a spread over collections, the same every run
-        export_model(Path(cfg.out), calibration[: args.calibrate_songs] or train_songs[:10])
+        export_model(Path(cfg.out), calibration[: args.calibrate_songs] or train_songs[:10], train_songs)
     return 0
 
 
-def export_model(out: Path, calibration_songs: list) -> Path:
-    """best.pt -> model.pt: weights and config only, with sampling defaults from validation."""
+def export_model(out: Path, calibration_songs: list, train_songs: list | None = None) -> Path:
+    """best.pt -> model.pt: weights and config only, with sampling defaults from validation. A model
+    with a groove selector (`--selector-templates K`) gets it fitted on `train_songs` first."""
     best = out / "best.pt" if (out / "best.pt").exists() else out / "last.pt"
     net, ckpt = load_model(best)
     torch.set_num_threads(max(1, torch.get_num_threads()))
+    path = out / "model.pt"
+    if net.selector is not None and train_songs:
+        from livedrum.selector_fit import export_with_selector
+
+        export_with_selector(net, {**ckpt, "epoch": ckpt["epoch"] + 1}, train_songs, calibration_songs, path,
+                             net.cfg.selector_templates, len(calibration_songs), hidden=net.cfg.selector_hidden)
+        read_checkpoint(path)
+        return path
     chosen, _ = calibrate(net, calibration_songs)
     model = {
         "model_config": ckpt["model_config"], "model": ckpt["model"], "sampling": chosen,
         "epoch": ckpt["epoch"] + 1, "history": ckpt["history"], "train_config": ckpt["train_config"],
     }
-    path = out / "model.pt"
     save_checkpoint(path, model)
     print(f"wrote {path}: sampling {chosen}", flush=True)
     read_checkpoint(path)

@@ -89,7 +89,7 @@ def audio_grid(path: str | Path, hop: int = 256, method: str = "specflux", chann
     position, bar, beat_in_bar = positions_for(n_beats, signatures(pickup))
     band = audio_band_features(analyzer.onsets, np.asarray(analyzer.times), np.asarray(analyzer.levels),
                                BeatTimes(times), n_beats * STEPS_PER_BEAT)
-    grid = SongGrid(band, position, bar_lengths_of(bar, beat_in_bar))
+    grid = SongGrid(band, position, bar_lengths_of(bar, beat_in_bar), 60.0 / np.maximum(np.diff(times), 1e-3))
     return AudioGrid(times, pickup, grid, analyzer)
 
 

@@ -284,7 +284,7 @@ class Drummer:
         self.next_beat = b + 1
         if b > 0:
             try:
-                self.engine.hear(self.band.window(clock, b - 1), self.positions(b - 1))
+                self.engine.hear(self.band.window(clock, b - 1), self.positions(b - 1), clock.bpm)
             except Exception as exc:  # decide() falls back and resets if the state went bad
                 self.log("error", line=f"listening failed at beat {b - 1}: {type(exc).__name__}: {exc}")
         if self.sync is not None:
