@@ -94,7 +94,7 @@ class Engine:
             return seed_groove(self.sampling.groove, position)
         beat = int(np.argmax(position[0, _BEAT_IN_BAR : _BEAT_IN_BAR + BAR_BEATS]))
         if beat == 0 or self._groove_bar is None:
-            self._groove_bar = selector.choose(self.bar_memory)
+            self._groove_bar = selector.choose(self.bar_memory, self.sampling.complexity)
         S = self._steps
         return self._groove_bar[beat * S : (beat + 1) * S]
 

@@ -37,6 +37,7 @@ DEFAULT_BPM = 120.0  # where a source knows no tempo
 MEMORY_FEATURES = 2 * BAR_FEATURES + N_REGISTERS * BAR_STEPS + 1 + len(TEMPO_EDGES) + 1
 FADE = 0.7  # the fading average keeps this much of itself per bar
 HORIZON_BARS = 4  # a choice is scored on the bars it starts
+BUSIER = 0.5  # complexity 1: a pattern's score gains this much per hit a beat
 SCORE_WEIGHT = 0.5  # F in 2 x matched - F x played: a hit is worth playing if matched more than F/2 of the time
 
 
@@ -104,10 +105,12 @@ class GrooveSelector(nn.Module):
         return self.net(features).view(-1, N_CLASSES, self.cfg.templates)
 
     @torch.no_grad()
-    def choose(self, memory: BarMemory) -> np.ndarray:
-        """(BAR_STEPS, V) hits of the chosen groove for the next bar."""
+    def choose(self, memory: BarMemory, complexity: float = 0.0) -> np.ndarray:
+        """(BAR_STEPS, V) hits of the chosen groove for the next bar. Complexity favours busier patterns
+        (BUSIER per hit a beat, times complexity): the knob moves the groove, not only the decoder's extras."""
         x = torch.from_numpy(memory.features()).to(self.patterns.device)[None]
-        pick = self(x).argmax(-1)[0]  # (3,)
+        busy = self.patterns.sum(-1) / BAR_BEATS  # (3, k) hits per beat
+        pick = (self(x)[0] + BUSIER * complexity * busy).argmax(-1)  # (3,)
         bar = self.patterns[torch.arange(N_CLASSES, device=pick.device), pick].cpu().numpy() > 0.5
         out = np.zeros((BAR_STEPS, N_VOICES), np.float32)
         out[:, list(PLAY_VOICES)] = bar.T
