@@ -17,8 +17,8 @@ import torch
 
 from livedrum.checkpoint import load_model
 from livedrum.engine import Engine
-from livedrum.features import BAND_FEATURES, POSITION_FEATURES
-from livedrum.grid import STEPS_PER_BEAT
+from livedrum.features import BAND_FEATURES, POSITION_FEATURES, positions_for
+from livedrum.grid import STEPS_PER_BEAT, TimeSignature
 from livedrum.model import DrumNet, ModelConfig
 from livedrum.sampler import Sampling
 from livedrum.thesis_model import IN_FEATURES, ThesisConfig, ThesisNet
@@ -26,17 +26,19 @@ from livedrum.thesis_model import IN_FEATURES, ThesisConfig, ThesisNet
 REPO = Path(__file__).resolve().parent.parent
 
 
-def time_drumnet(net: DrumNet, device: str, windows: int) -> np.ndarray:
+def time_drumnet(net: DrumNet, device: str, windows: int, groove: str = "band") -> np.ndarray:
+    """groove "band": the selector picks each 4/4 bar's groove at its first beat (one window in four)."""
     rng = np.random.default_rng(0)
-    engine = Engine(net, Sampling(complexity=0.6), seed=0, device=device)
+    engine = Engine(net, Sampling(complexity=0.6, groove=groove if net.selector is not None else "rock"),
+                    seed=0, device=device)
     band = (rng.random((windows + 50, STEPS_PER_BEAT, BAND_FEATURES)) < 0.2).astype(np.float32)
-    pos = np.zeros((STEPS_PER_BEAT, POSITION_FEATURES), np.float32)
-    pos[np.arange(STEPS_PER_BEAT), np.arange(STEPS_PER_BEAT)] = 1
+    positions, _, _ = positions_for(windows + 51, [TimeSignature(0.0)])
+    pos = positions.reshape(-1, STEPS_PER_BEAT, POSITION_FEATURES)
     out = []
     for i in range(windows + 50):
         t0 = time.perf_counter()
-        engine.hear(band[i], pos)
-        engine.play(pos, 4)  # returns numpy: includes the device round trip
+        engine.hear(band[i], pos[i], 120.0)
+        engine.play(pos[i + 1], 4)  # returns numpy: includes the device round trip
         if device == "cuda":
             torch.cuda.synchronize()
         out.append(time.perf_counter() - t0)
@@ -77,8 +79,11 @@ def main() -> None:
         label = "1 CPU thread" if device == "cpu" else f"CUDA eager ({torch.cuda.get_device_name()})"
         thesis = time_thesis(device, args.windows)
         print(row(f"thesis net 512, 20 in/out [{label}]", thesis, None))
-        print(row(f"livedrum {ours.cfg.enc_hidden}/{ours.cfg.dec_hidden}, 12 steps [{label}]",
-                  time_drumnet(ours.to(device), device, args.windows), thesis))
+        name = f"livedrum {ours.cfg.enc_hidden}/{ours.cfg.dec_hidden}, 12 steps"
+        print(row(f"{name} [{label}]", time_drumnet(ours.to(device), device, args.windows), thesis))
+        if ours.selector is not None:  # what the groove selector costs: the same without it
+            print(row(f"{name}, no selector [{label}]",
+                      time_drumnet(ours, device, args.windows, groove="rock"), thesis))
         print(row(f"livedrum at 512/512, 12 steps [{label}]",
                   time_drumnet(big.to(device), device, args.windows), thesis))
 

@@ -47,7 +47,7 @@ def test_on_the_lan_the_page_needs_its_token_and_its_own_origin(jack_server) -> 
         url = re.search(r"http://\S+:(\d+)/\?token=([\w-]+)", lines[0])
         assert url and int(url.group(1)) == port, text
         token = url.group(2)
-        assert len(token) >= 20 and "▀" in text or "█" in text  # the QR code
+        assert len(token) >= 20 and ("▀" in text or "█" in text)  # the token, and the QR code
         assert f"token={token}" in lines[-1]  # the ready line names the page too
         base = f"http://127.0.0.1:{port}"
 
