@@ -88,9 +88,12 @@ class Engine:
 
     def _groove(self, position: np.ndarray, bar_beats: int) -> np.ndarray | None:
         """(S, V) the groove to continue in the next window: the selector's choice for this 4/4 bar
-        (chosen at its first beat), else the named seed groove."""
+        (chosen at its first beat), else the named seed groove. Until a whole bar of the band has been
+        heard the seed groove plays: the selector would often choose silence there (many songs start
+        without drums), but a drummer asked to lead, or to come in, plays from the first beat."""
         selector = self.net.selector
-        if self.sampling.groove != "band" or selector is None or bar_beats != BAR_BEATS:
+        if self.sampling.groove != "band" or selector is None or bar_beats != BAR_BEATS or not self.bar_memory.bars:
+            self._groove_bar = None
             return seed_groove(self.sampling.groove, position)
         beat = int(np.argmax(position[0, _BEAT_IN_BAR : _BEAT_IN_BAR + BAR_BEATS]))
         if beat == 0 or self._groove_bar is None:

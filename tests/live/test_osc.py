@@ -209,3 +209,44 @@ def test_a_footswitch_and_the_mod_wheel_steer_the_drummer(jack_server, tmp_path)
     from livedrum.midifile import load_song
 
     assert len(load_song(daemon.record).band) == 0  # controls never reach the band
+
+
+def test_feedback_reaches_every_client_the_daemon_has_seen(jack_server, tmp_path) -> None:  # noqa: ANN001
+    """A phone that sent anything (here: a status request from a socket bound to its own port) gets every
+    later change, also those another client (`oscsend`) makes."""
+    from pythonosc.osc_message import OscMessage
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    osc_port = free_udp_port()
+    daemon = Daemon(tmp_path, "--mode", "lead", "--bpm", "160", "--in", "nothing-matches-this",
+                    "--osc-port", str(osc_port))
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as phone:
+            phone.bind(("127.0.0.1", 0))
+            phone.settimeout(0.2)
+            heard: list[tuple[str, list]] = []
+
+            def drain(until: float) -> None:
+                while time.monotonic() < until:
+                    try:
+                        data, _ = phone.recvfrom(65536)
+                    except TimeoutError:
+                        continue
+                    message = OscMessage(data)
+                    heard.append((message.address, list(message.params)))
+
+            deadline = time.monotonic() + 10.0
+            while not any(a == "/livedrum/complexity" for a, _ in heard):  # the daemon may still be starting
+                assert time.monotonic() < deadline, heard
+                phone.sendto(OscMessageBuilder("/livedrum/status").build().dgram, ("127.0.0.1", osc_port))
+                drain(time.monotonic() + 0.5)
+            heard.clear()
+            oscsend(osc_port, "/livedrum/complexity", "f", "0.3")
+            oscsend(osc_port, "/livedrum/kit/toms", "i", "0")
+            drain(time.monotonic() + 1.0)
+        daemon.terminate()
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+    assert any(a == "/livedrum/complexity" and abs(p[0] - 0.3) < 1e-6 for a, p in heard), heard
+    assert ("/livedrum/kit/toms", [0]) in heard, heard

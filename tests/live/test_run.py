@@ -27,6 +27,7 @@ from tests.live.jack_clients import band_port, capture_port
 
 BPM = 150.0
 STEP = 60.0 / BPM / 12
+JACK_PERIOD_S = 64 / 48000  # the test server: dummy driver, 48 kHz, 64 frames
 
 
 class Daemon:
@@ -306,6 +307,10 @@ def test_midi_clock_out_runs_at_24_per_beat_with_start_and_stop(jack_server, tmp
     kinds = [m.type for m, _ in heard.received if m.type in ("clock", "start", "stop")]
     assert kinds[-1] == "stop" and kinds.count("stop") == 1
     ticks = np.array([t for m, t in heard.received if m.type == "clock"])
+    # this capture's rtmidi callback runs inside JACK's cycle and now and then hands over a message twice
+    # (seen: 2 of 113 ticks 0.0 and 0.1 ms after the one before; the bug our own inputs avoid by polling,
+    # see ports.JACK_POLL_S): ticks sent in two JACK periods cannot arrive closer than one period apart
+    ticks = ticks[np.concatenate([[True], np.diff(ticks) > JACK_PERIOD_S])]
     assert len(ticks) > 48
     # the tempo: a line through the ticks (single gaps are whole JACK periods, 16.0 or 17.3 ms here)
     assert np.polyfit(np.arange(len(ticks)), ticks, 1)[0] == pytest.approx(60.0 / bpm / 24, rel=0.02)
