@@ -135,13 +135,20 @@ def make_engine(args: argparse.Namespace):  # noqa: ANN201
     drummer = make_drummer(args)
     if not isinstance(drummer, ModelDrummer):
         raise ValueError("the thesis network is an offline baseline: it cannot play live (use a livedrum model)")
-    engine = Engine(drummer.net, drummer.sampling, drummer.seed, drummer.device)
+    sampling = drummer.sampling
+    if getattr(args, "audio_in", None) is not None and sampling.groove == "band":
+        # the groove selector learned from MIDI bands only; on audio features it chose shuffle patterns
+        # for a straight band: hearing a microphone, the drummer continues the plain seed groove
+        sampling = sampling.with_(groove="rock")
+    engine = Engine(drummer.net, sampling, drummer.seed, drummer.device)
     engine.styles = drummer.styles  # all style weights loaded now: a preset switch only copies tensors
     zeros = np.zeros((STEPS_PER_BEAT, BAND_FEATURES), np.float32)
     pos = np.zeros((STEPS_PER_BEAT, POSITION_FEATURES), np.float32)
     for _ in range(3):
         engine.hear(zeros, pos)
         engine.play(pos, 4)
+        if engine.net.selector is not None:  # its first call, mid-show at the second bar, would be slow
+            engine.net.selector.choose(engine.bar_memory)
     engine.reset()
     # everything loaded so far lives until exit: keep it out of the collector's way, so that a
     # full collection while playing takes microseconds, not milliseconds

@@ -86,8 +86,11 @@ class Player:
 
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
         assert rate == RATE
-        self.data = np.concatenate([np.zeros((RATE // 2, 1), np.float32), data.mean(axis=1, keepdims=True)])
-        self.lead = RATE // 2  # half a second of silence first: the connection is made by then
+        # silence first, so that the connection is made before the band's first note (two `jack_connect`
+        # runs after the stream starts took over half a second on a loaded machine: the drums then came in
+        # on the band's second eighth note)
+        self.lead = 2 * RATE
+        self.data = np.concatenate([np.zeros((self.lead, 1), np.float32), data.mean(axis=1, keepdims=True)])
         self.pos = 0
         self.started_at: float | None = None  # time.monotonic() when the band's first sample sounds
         self.done = threading.Event()
