@@ -187,7 +187,7 @@ def pattern_scores(song: SongBars, patterns: np.ndarray) -> np.ndarray:
     """(n, 3, k) each pattern's linearised F1 gain over the HORIZON_BARS bars a choice starts."""
     n = len(song.drums)
     ref = song.drums.reshape(n, BAR_BEATS, S, N_CLASSES)
-    pat = patterns.reshape(N_CLASSES, -1, BAR_BEATS, S).transpose(0, 1, 2, 3)  # (3, k, beats, S)
+    pat = patterns.reshape(N_CLASSES, -1, BAR_BEATS, S)  # (3, k, beats, S)
     pat_near = np.swapaxes(_near(np.swapaxes(pat, -1, -2)), -1, -2)
     played = song.played.astype(np.float32)
     f = np.float32
