@@ -157,9 +157,8 @@ class Analyzer:
         self.flux.append(total)
         self.levels.append(levels)
         if self.onset is None:
-            when = self._flux_onset(total, t)
-            if when is not None and 10 * np.log10(float(np.mean(frame * frame)) + 1e-20) < SILENCE_DB:
-                when = None
+            quiet = 10 * np.log10(float(np.mean(frame * frame)) + 1e-20) < SILENCE_DB
+            when = self._flux_onset(total, t, quiet)
         else:
             when = self.t0 + float(self.onset.get_last_s()) if self.onset(frame)[0] else None
         if when is None:
@@ -169,14 +168,17 @@ class Analyzer:
         self._peak_reg = np.maximum(self._peak_reg * self._decay, peak[:N_REGISTERS])
         return self._onset(when, peak)
 
-    def _flux_onset(self, total: float, t: float) -> float | None:
+    def _flux_onset(self, total: float, t: float, quiet: bool = False) -> float | None:
         """The causal detector: the hop where the flux rises over its adaptive threshold; the
-        onset falls at the start of that hop (the new sound entered the window during it)."""
+        onset falls at the start of that hop (the new sound entered the window during it).
+        A `quiet` hop (under SILENCE_DB: hiss, or only the first samples of a note that starts at its
+        very end) is never above: the rising edge waits for the hop where the note sounds, instead
+        of being spent on a hop the silence gate refuses (the note would then be lost)."""
         recent = self._recent_total
         self._peak_total = max(self._peak_total * self._decay, total)
         threshold = max(FLUX_K * float(np.median(recent)), FLUX_FLOOR * self._peak_total) if recent else np.inf
         recent.append(total)
-        above = total > threshold
+        above = total > threshold and not quiet
         rising, self._was_above = above and not self._was_above, above
         if not rising or t - self._last_flux_onset < MIN_IOI_S:
             return None

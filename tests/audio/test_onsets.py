@@ -48,3 +48,19 @@ def test_silence_and_garbage_are_harmless() -> None:
 def test_bad_settings_are_one_clear_error(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         Analyzer(**{"rate": 48000, **kwargs})
+
+
+@pytest.mark.parametrize("offset", range(0, 256, 16))
+def test_a_first_note_after_silence_is_found_wherever_it_starts_in_a_hop(offset: int) -> None:
+    """A note that swells in (a piano, a pad) and starts near the end of a hop: that hop is under the
+    silence gate, and the note must still be found at the next one. It was lost, and a drummer
+    following a band through a microphone came in on the second note, an eighth late."""
+    rate = 48000
+    start = rate + offset
+    t = np.arange(rate) / rate
+    note = (0.2 * np.sin(2 * np.pi * 220 * t) * np.minimum(1.0, t / 0.02) ** 3 * np.exp(-t / 0.5)).astype(np.float32)
+    audio = np.concatenate([np.zeros(start, np.float32), note])
+    a = Analyzer(rate, 256, "flux")
+    a.feed(audio)
+    assert a.onsets, offset
+    assert abs(a.onsets[0].time - start / rate) < 256 / rate + 0.001  # within the hop it entered
