@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from livedrum.audio.onsets import Analyzer
+from livedrum.signalmask import signals_held
 
 Block = Callable[[np.ndarray, float], None]  # (mono block, stream time of its first sample in seconds)
 
@@ -124,10 +125,11 @@ class CaptureSource:
 
     def __init__(self, device: str | int | None = None, rate: int | None = None, block: int = 256,
                  channel: int | None = None) -> None:
-        import sounddevice as sd
+        with signals_held():  # PortAudio's JACK host API starts threads of its own when it first loads
+            import sounddevice as sd
 
-        self.index = find_device(device)
-        info = sd.query_devices(self.index, "input")
+            self.index = find_device(device)
+            info = sd.query_devices(self.index, "input")
         self.name = str(info["name"])
         self.rate = int(rate or info["default_samplerate"])
         self.block, self.channel = block, channel
@@ -156,9 +158,10 @@ class CaptureSource:
                     self.errors += 1
 
         try:
-            self._stream = sd.InputStream(device=self.index, samplerate=self.rate, blocksize=self.block,
-                                          channels=self.in_channels, dtype="float32", callback=callback)
-            self._stream.start()
+            with signals_held():  # the stream's threads (JACK's process thread) never take SIGTERM
+                self._stream = sd.InputStream(device=self.index, samplerate=self.rate, blocksize=self.block,
+                                              channels=self.in_channels, dtype="float32", callback=callback)
+                self._stream.start()
         except Exception as exc:
             self._stream = None
             raise OSError(f"audio input {self.name!r} cannot start: {str(exc).splitlines()[0]}") from exc

@@ -24,6 +24,7 @@ from livedrum.audio.listener import AudioBand, MergedBand
 from livedrum.audio.onsets import DEFAULT_METHOD, MAX_HOP, Analyzer, Onset
 from livedrum.audio.source import CaptureSource
 from livedrum.live.audiosync import AudioBeatSync
+from livedrum.signalmask import signals_held
 
 QUEUE_BLOCKS = 512  # blocks captured but not yet analysed (seconds of audio); beyond: counted as overflow
 INFLIGHT_LIMIT = 1024  # analysed blocks handed to the loop but not yet taken
@@ -210,13 +211,14 @@ class AudioInput:
         import sounddevice as sd
 
         try:
-            sd._terminate()
-            sd._initialize()
-            source = self._open()
-            self._generation += 1
-            self.last_block = time.monotonic()
-            self.source = source
-            self._start(source)
+            with signals_held():  # PortAudio anew: its JACK threads never take SIGTERM
+                sd._terminate()
+                sd._initialize()
+                source = self._open()
+                self._generation += 1
+                self.last_block = time.monotonic()
+                self.source = source
+                self._start(source)
             return True
         except Exception:  # still absent or refusing: the next try says nothing new
             return False

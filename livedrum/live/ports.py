@@ -21,6 +21,8 @@ import mido
 import mido.ports
 import rtmidi
 
+from livedrum.signalmask import signals_held
+
 BACKENDS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE", "windows": "WINDOWS_MM"}
 RTMIDI = "mido.backends.rtmidi"
 
@@ -105,16 +107,8 @@ class RtMidiOutput(mido.ports.BaseOutput):
               connect: str | None = None, **kwargs: object) -> None:
         rt = _open_client(rtmidi.MidiOut, api, client_name)
         try:
-            if connect is None:
-                rt.open_virtual_port(self.name)
-            else:
-                destinations = rt.get_ports()
-                index = _first_match(destinations, connect)
-                if index is None:
-                    raise ValueError(f"no MIDI output matches {connect!r}; outputs: "
-                                     f"{', '.join(destinations) or '(none)'}")
-                rt.open_port(index, self.name)
-                self.name = destinations[index]
+            with signals_held():
+                self._open_port(rt, connect)
         except rtmidi.RtMidiError as err:
             rt.delete()
             raise OSError(f"cannot open MIDI output {connect or self.name!r}: {err}") from err
@@ -125,6 +119,17 @@ class RtMidiOutput(mido.ports.BaseOutput):
         self._jack = rt.get_current_api() == rtmidi.API_UNIX_JACK
         self._last_send = -float("inf")
         self._device_type = f"rtmidi/{rtmidi.get_api_name(rt.get_current_api())}"
+
+    def _open_port(self, rt: rtmidi.MidiOut, connect: str | None) -> None:
+        if connect is None:
+            rt.open_virtual_port(self.name)
+            return
+        destinations = rt.get_ports()
+        index = _first_match(destinations, connect)
+        if index is None:
+            raise ValueError(f"no MIDI output matches {connect!r}; outputs: {', '.join(destinations) or '(none)'}")
+        rt.open_port(index, self.name)
+        self.name = destinations[index]
 
     def _send(self, msg: mido.Message) -> None:
         self._rt.send_message(msg.bytes())
@@ -228,7 +233,8 @@ class InputHub:
 
     def _open_input(self, name: str) -> rtmidi.MidiIn:
         """A client of our own listening to the port `name` (rtmidi opens one port per client)."""
-        rt = rtmidi.MidiIn(self._api, self._client_name)
+        with signals_held():
+            rt = rtmidi.MidiIn(self._api, self._client_name)
         try:
             ports = rt.get_ports()
             if name not in ports:
@@ -238,7 +244,8 @@ class InputHub:
                 self._start_poller()
             else:
                 rt.set_callback(self._arrived)
-            rt.open_port(ports.index(name), "in")
+            with signals_held():
+                rt.open_port(ports.index(name), "in")
         except rtmidi.RtMidiError as err:
             _close_inputs([rt])
             raise OSError(str(err)) from err
@@ -317,7 +324,7 @@ def _open_client(kind: type[Client], api: int, client_name: str) -> Client:
     """A new rtmidi client, or one clear OSError when the MIDI system cannot be reached (libjack and
     alsa-lib print their own account of that on stderr: silenced, we raise ours)."""
     try:
-        with _quiet_stderr():
+        with _quiet_stderr(), signals_held():
             return kind(api, client_name)
     except rtmidi.RtMidiError as err:
         raise OSError(_unreachable(api, str(err))) from err

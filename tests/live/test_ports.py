@@ -248,3 +248,41 @@ def test_a_chord_arrives_intact_while_this_process_is_busy_in_python(jack_server
         got = heard.messages
         # every chord that arrived is whole and in order: no copies of a first note, no note of a chord lost
         assert len(got) >= 5 * len(chord) and got == chord * (len(got) // 3), got
+
+
+def _threads() -> dict[int, int]:
+    """This process' threads: id -> the signals each blocks (SigBlk of /proc/self/task/ID/status)."""
+    blocked = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            status = (task / "status").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        line = next(x for x in status.splitlines() if x.startswith("SigBlk:"))
+        blocked[int(task.name)] = int(line.split()[1], 16)
+    return blocked
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_jack_threads_never_take_sigterm_or_sigint(jack_server):
+    """The threads libjack starts for our ports inherit the signals held: a SIGTERM the kernel handed
+    to JACK's process thread interrupted it, and the daemon died of SIGSEGV instead of stopping."""
+    import signal
+    import threading
+
+    held = (1 << (signal.SIGTERM - 1)) | (1 << (signal.SIGINT - 1))
+    jack = midi_backend("jack")
+    with band_port("keys", client_name="sig-band"):  # the test's own client: its threads are not ours
+        before = set(_threads())
+        hub = InputHub(jack, ["sig-band"], lambda m, t: None, client_name="sig-drummer")
+        try:
+            with open_output(jack, name="drums", client_name="sig-drummer"):
+                poll_until(hub, lambda h: h.open_names)
+                python = {t.native_id for t in threading.enumerate()}  # Python's threads may take them
+                started = {tid: mask for tid, mask in _threads().items() if tid not in before | python}
+                assert started, "opening JACK ports started no thread"
+                assert all(mask & held == held for mask in started.values()), started
+                main = _threads()[os.getpid()]
+                assert main & held == 0  # the main thread still takes them: Python's handlers run there
+        finally:
+            hub.close()
