@@ -5,6 +5,7 @@ an input unplugged and plugged back, and live against offline on the same part."
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -39,7 +40,8 @@ class Daemon:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "livedrum", "run", "--backend", "jack", "--log", str(self.log),
              "--record", str(self.record), *([] if "--ui-port" in args else ["--no-ui"]), *args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"})  # a crash shows every thread's Python stack
         line = self.proc.stderr.readline()
         if "ready" not in line:
             self.proc.kill()
