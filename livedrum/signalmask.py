@@ -28,3 +28,25 @@ def signals_held() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextmanager
+def mask_kept() -> Iterator[None]:
+    """Run the body, then put this thread's signal mask back as it was. When its last client closes,
+    libjack restores the mask it saw when its first one opened, which was held: without this, the
+    thread that closed it (the main one) would never take SIGTERM again, nor would processes it starts."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def take_signals() -> None:
+    """Let this thread take SIGINT and SIGTERM, whatever mask the process was started with (a parent
+    whose thread held them passes the mask on): the daemon must always stop on SIGTERM."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from livedrum.audio.onsets import Analyzer
-from livedrum.signalmask import signals_held
+from livedrum.signalmask import mask_kept, signals_held
 
 Block = Callable[[np.ndarray, float], None]  # (mono block, stream time of its first sample in seconds)
 
@@ -174,7 +174,8 @@ class CaptureSource:
         stream, self._stream = self._stream, None
         if stream is not None:
             try:
-                stream.abort()
-                stream.close()
+                with mask_kept():  # PortAudio's JACK client may be libjack's last: see mask_kept
+                    stream.abort()
+                    stream.close()
             except Exception:  # a device that vanished: nothing left to close
                 pass

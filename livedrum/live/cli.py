@@ -199,8 +199,10 @@ def run_live(args: argparse.Namespace) -> int:
     from livedrum.live.priority import raise_priority
     from livedrum.live.scheduler import Scheduler
     from livedrum.live.session import RecordingTap, Session
+    from livedrum.signalmask import take_signals
     from livedrum.web.options import check_ui_options
 
+    take_signals()
     sys.setswitchinterval(SWITCH_INTERVAL)
     cfg = run_config(args, DEFAULT_BPM if args.bpm is None else args.bpm, args.beats_per_bar, args.mode)
     backend = midi_backend(args.backend)

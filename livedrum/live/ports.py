@@ -21,7 +21,7 @@ import mido
 import mido.ports
 import rtmidi
 
-from livedrum.signalmask import signals_held
+from livedrum.signalmask import mask_kept, signals_held
 
 BACKENDS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE", "windows": "WINDOWS_MM"}
 RTMIDI = "mido.backends.rtmidi"
@@ -78,9 +78,9 @@ def list_ports(backend: mido.Backend) -> PortList:
         try:
             return PortList(inputs=midi_in.get_ports(), outputs=midi_out.get_ports())
         finally:
-            midi_out.delete()
+            _delete(midi_out)
     finally:
-        midi_in.delete()
+        _delete(midi_in)
 
 
 def describe(ports: PortList) -> str:
@@ -110,10 +110,10 @@ class RtMidiOutput(mido.ports.BaseOutput):
             with signals_held():
                 self._open_port(rt, connect)
         except rtmidi.RtMidiError as err:
-            rt.delete()
+            _delete(rt)
             raise OSError(f"cannot open MIDI output {connect or self.name!r}: {err}") from err
         except BaseException:
-            rt.delete()
+            _delete(rt)
             raise
         self._rt = rt
         self._jack = rt.get_current_api() == rtmidi.API_UNIX_JACK
@@ -140,7 +140,7 @@ class RtMidiOutput(mido.ports.BaseOutput):
         if self._jack:
             time.sleep(max(0.0, self._last_send + _JACK_FLUSH_S - time.monotonic()))
         self._rt.close_port()
-        self._rt.delete()
+        _delete(self._rt)
 
 
 class InputHub:
@@ -219,7 +219,7 @@ class InputHub:
             self._closed = True
             inputs, self._open = list(self._open.values()), {}
             _close_inputs(inputs)
-            self._scanner.delete()
+            _delete(self._scanner)
 
     def __enter__(self) -> InputHub:
         return self
@@ -300,6 +300,12 @@ def _close_inputs(inputs: list[rtmidi.MidiIn]) -> None:
     time.sleep(_DRAIN_S)
     for rt in inputs:
         rt.cancel_callback()
+        _delete(rt)
+
+
+def _delete(rt: rtmidi.MidiIn | rtmidi.MidiOut) -> None:
+    """Close an rtmidi client; this thread's signal mask stays as it was (see `mask_kept`)."""
+    with mask_kept():
         rt.delete()
 
 
