@@ -226,8 +226,7 @@ def run_accompany_audio(args: argparse.Namespace, source: Path, mix: Path | None
     if not isinstance(drummer, ModelDrummer):
         raise ValueError("the thesis network reads MIDI only: use a livedrum model for audio input")
     grid = audio_grid(source, method=args.onset_method)
-    if drummer.sampling.groove == "band":  # the selector learned from MIDI bands only (see live/cli.py)
-        drummer.sampling = drummer.sampling.with_(groove="rock")
+    drummer.sampling = drummer.sampling.for_audio()
     drums = drummer.play_grid(grid.grid)
     write_audio_accompaniment(grid, drums, out)
     bpm = 60.0 / float(np.median(np.diff(grid.beat_times[1:]))) if len(grid.beat_times) > 2 else 0.0

@@ -97,11 +97,10 @@ class Engine:
             return seed_groove(self.sampling.groove, position)
         beat = int(np.argmax(position[0, _BEAT_IN_BAR : _BEAT_IN_BAR + BAR_BEATS]))
         if beat == 0 or self._groove_bar is None:
-            chosen = selector.choose(self.bar_memory, self.sampling.complexity)
+            self._groove_bar = selector.choose(self.bar_memory, self.sampling.complexity)
+        if not self._groove_bar.any():
             # silence on every piece while the band plays is a drummer dropping out (seen with audio input,
             # whose features the selector never trained on): keep time with the seed groove instead
-            self._groove_bar = chosen if chosen.any() else None
-        if self._groove_bar is None:
             return seed_groove(self.sampling.groove, position)
         S = self._steps
         return self._groove_bar[beat * S : (beat + 1) * S]

@@ -64,6 +64,11 @@ class Sampling:
     def with_(self, **changes: object) -> Sampling:
         return replace(self, **changes)
 
+    def for_audio(self) -> Sampling:
+        """Sampling for a band heard as audio: the groove selector learned from MIDI bands only (on
+        audio features it chose shuffle patterns for a straight band), so "band" becomes the seed groove."""
+        return self.with_(groove="rock") if self.groove == "band" else self
+
 
 def draw_uniforms(rng: np.random.Generator, steps: int) -> np.ndarray:
     """The random numbers one window consumes, drawn up front on the CPU so that every

@@ -135,11 +135,7 @@ def make_engine(args: argparse.Namespace):  # noqa: ANN201
     drummer = make_drummer(args)
     if not isinstance(drummer, ModelDrummer):
         raise ValueError("the thesis network is an offline baseline: it cannot play live (use a livedrum model)")
-    sampling = drummer.sampling
-    if getattr(args, "audio_in", None) is not None and sampling.groove == "band":
-        # the groove selector learned from MIDI bands only; on audio features it chose shuffle patterns
-        # for a straight band: hearing a microphone, the drummer continues the plain seed groove
-        sampling = sampling.with_(groove="rock")
+    sampling = drummer.sampling if getattr(args, "audio_in", None) is None else drummer.sampling.for_audio()
     engine = Engine(drummer.net, sampling, drummer.seed, drummer.device)
     engine.styles = drummer.styles  # all style weights loaded now: a preset switch only copies tensors
     zeros = np.zeros((STEPS_PER_BEAT, BAND_FEATURES), np.float32)
