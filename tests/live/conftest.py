@@ -32,7 +32,45 @@ def jack_server(jackd: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def jackd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start `jackd` under a name of its own, point every JACK client of this process and its children
-    at it (JACK_DEFAULT_SERVER), and stop it by its process id at the end. Yields the server name."""
+    at it (JACK_DEFAULT_SERVER), and stop it by its process id at the end. Yields the server name.
+    Its period is short (64 frames, 1.3 ms), as MIDI timing wants."""
+    saved = os.environ.get("JACK_DEFAULT_SERVER")
+    with _serving(tmp_path_factory, period=64) as name:
+        os.environ["JACK_DEFAULT_SERVER"] = name
+        try:
+            yield name
+        finally:
+            if saved is None:
+                os.environ.pop("JACK_DEFAULT_SERVER", None)
+            else:
+                os.environ["JACK_DEFAULT_SERVER"] = saved
+
+
+@pytest.fixture(scope="session")
+def jackd_audio(jackd: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second server for audio tests, idle while the MIDI tests run on the first. Its period is the
+    256 frames (5.3 ms) of a usual live audio setup: at 64 frames every audio client wakes 750 times a
+    second into Python, and on a loaded two-core machine the dummy driver then fell a quarter behind
+    the wall clock (a band of 14 s took 19 s to play)."""
+    with _serving(tmp_path_factory, period=256) as name:
+        yield name
+
+
+@pytest.fixture
+def jack_audio_server(jackd_audio: str) -> Iterator[str]:
+    """The audio server, ours alone for the test, and in JACK_DEFAULT_SERVER for its duration."""
+    with _turn(TURN_WAIT_S):
+        saved = os.environ["JACK_DEFAULT_SERVER"]
+        os.environ["JACK_DEFAULT_SERVER"] = jackd_audio
+        try:
+            yield jackd_audio
+        finally:
+            os.environ["JACK_DEFAULT_SERVER"] = saved
+
+
+@contextlib.contextmanager
+def _serving(tmp_path_factory: pytest.TempPathFactory, period: int) -> Iterator[str]:
+    """A `jackd` (dummy driver, 48 kHz, `period` frames) under a name of its own, serving until the end."""
     exe = shutil.which("jackd")
     if exe is None:
         pytest.skip("jackd is not installed (Debian: apt-get install jackd2); real MIDI port tests need it")
@@ -42,19 +80,13 @@ def jackd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("python-rtmidi was built without JACK support")
     name = f"livedrum-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     log_path = tmp_path_factory.mktemp("jack") / "jackd.log"
-    saved = os.environ.get("JACK_DEFAULT_SERVER")
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([exe, "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "64"],
+        proc = subprocess.Popen([exe, "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", str(period)],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    os.environ["JACK_DEFAULT_SERVER"] = name
     try:
-        _wait_until_serving(proc, log_path, timeout=10.0)
+        _wait_until_serving(proc, name, log_path, timeout=10.0)
         yield name
     finally:
-        if saved is None:
-            os.environ.pop("JACK_DEFAULT_SERVER", None)
-        else:
-            os.environ["JACK_DEFAULT_SERVER"] = saved
         proc.terminate()
         try:
             proc.wait(timeout=5)
@@ -82,21 +114,30 @@ def _turn(timeout: float) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _wait_until_serving(proc: subprocess.Popen, log_path: os.PathLike, timeout: float) -> None:
-    """Until a JACK client can connect; fails with jackd's own log if it exits or never serves."""
+def _wait_until_serving(proc: subprocess.Popen, name: str, log_path: os.PathLike, timeout: float) -> None:
+    """Until a JACK client can connect to server `name`; fails with jackd's own log if it exits or never
+    serves."""
     import rtmidi
 
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"jackd exited with {proc.returncode}:\n{_read(log_path)}")
-        try:
-            rtmidi.MidiIn(rtmidi.API_UNIX_JACK, "livedrum-test-probe").delete()
-            return
-        except rtmidi.SystemError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"jackd did not accept clients within {timeout:g} s:\n{_read(log_path)}")
-            time.sleep(0.02)
+    saved = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = name  # the only way to name the server to a JACK client
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"jackd exited with {proc.returncode}:\n{_read(log_path)}")
+            try:
+                rtmidi.MidiIn(rtmidi.API_UNIX_JACK, "livedrum-test-probe").delete()
+                return
+            except rtmidi.SystemError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"jackd did not accept clients within {timeout:g} s:\n{_read(log_path)}")
+                time.sleep(0.02)
+    finally:
+        if saved is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = saved
 
 
 def _read(path: os.PathLike) -> str:

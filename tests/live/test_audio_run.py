@@ -47,7 +47,7 @@ def band_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def jack_audio_device(jack_server: str) -> Iterator[int]:
+def jack_audio_device(jack_audio_server: str) -> Iterator[int]:
     """PortAudio's JACK device, PortAudio started anew so that it sees the server this test runs on,
     and stopped again while the server still runs (PortAudio aborts the process when its JACK
     client outlives the server)."""
@@ -127,7 +127,7 @@ def test_drums_follow_a_band_heard_through_jack_audio(jack_audio_device, tmp_pat
             assert outs, jack_ports()
             for target in ours_in:  # the band into the daemon's ears (both channels: it listens to their mix)
                 subprocess.run(["jack_connect", outs[0], target], check=True, timeout=10)
-            assert player.done.wait(BARS * 4 * 60 / BPM + 5)
+            assert player.done.wait(3 * BARS * 4 * 60 / BPM + 5), (player.pos, len(player.data))
             player.stream.stop()
             player.stream.close()
             daemon.wait_for_event("stop", timeout=10)
