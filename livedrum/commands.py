@@ -111,6 +111,7 @@ def make_drummer(args: argparse.Namespace):  # noqa: ANN201
 
     drummer = ModelDrummer(net, sampling, args.seed, device, feel)
     drummer.styles = styled(net, path, preset.name if preset is not None else None)  # the genre's own weights
+    drummer.fill_every = preset.fill_every if preset is not None else 0
     return drummer
 
 

@@ -220,7 +220,7 @@ def run_live(args: argparse.Namespace) -> int:
         controller = Controller(drummer)
         preset = preset_of(args)
         if preset is not None:
-            drummer.preset, drummer.fill_every = preset.name, preset.fill_every
+            drummer.preset, drummer.fills.every = preset.name, preset.fill_every
         recording = RecordingTap(recorder, cfg.bpm, time.monotonic()) if recorder else None
         session = Session(drummer, scheduler, log, recording)
         osc = None if args.no_osc else OscServer(controller, log, allow=args.osc_allow.split(","), reply_to=reply_to)

@@ -130,7 +130,7 @@ class Controller:
             if styles is not None:  # the genre's weights, between two windows; the encoder state carries on
                 styles.use(p.name)
             d.preset = p.name
-            d.fill_every = p.fill_every
+            d.fills.every = p.fill_every
             d.log("preset", name=p.name)
 
         if d.playing:

@@ -20,6 +20,7 @@ import numpy as np
 
 from livedrum.engine import DrumWindow, Engine
 from livedrum.features import position_features
+from livedrum.fills import FILL_BEATS, FILL_CRASH, FillTiming, beat_energy, fill_sampling
 from livedrum.grid import STEPS_PER_BEAT
 from livedrum.groove import seed_groove
 from livedrum.kits import KitMap
@@ -33,11 +34,6 @@ MAX_BEND = 0.15  # following another clock, a window is at most this much shorte
 RESYNC_BEATS = 0.5  # further than this from the other clock's beat: take its beat count anew
 DROP_LATE_SECONDS = 0.010  # a note whose time passed longer ago than this is not sent at all
 ENDING_NOTES = ((49, 110), (36, 110))  # crash and kick on the downbeat after the band stops
-FILL_CRASH = (49, 110)  # a fill lands on the next downbeat with a crash
-FILL_BEATS = 2  # a fill with no length asked for: the last two beats before the bar line
-# a fill is the same model, asked for toms and snare instead of the time-keeping cymbals
-FILL_PIECE_BIAS = {"toms": 4.0, "snare": 2.0, "hihat": -4.0, "cymbals": -4.0, "kick": 0.5}
-FILL_COMPLEXITY = 0.6
 MODES = ("follow", "lead")
 
 Log = Callable[..., None]
@@ -112,7 +108,7 @@ class Drummer:
         self.stopped = False  # the transport: stopped by the user, not waiting for the band
         self.preset = "default"
         self.kit = KitMap("gm")  # where each General MIDI hit goes: the plugin's notes and channels
-        self.fill_every = 0  # bars between automatic fills at phrase ends (the preset's), 0: none
+        self.fills = FillTiming()  # automatic fills: every (the preset's) bars, and on the band's rises
         self.clock_running = False  # MIDI clock out: a start was sent and no stop yet
         self.sync: Sync | None = None  # another clock to follow (--clock midi|link|follow), or our own time
         self.sync_offset = 0  # the other clock's beat at our beat 0
@@ -188,6 +184,7 @@ class Drummer:
         self.next_beat = 0
         self.meter_start = -(self.sync_offset % self.cfg.beats_per_bar)  # bar lines on the other clock's
         self.fill = None
+        self.fills.reset()
         if self.sync is not None:
             self.sync.begin(t0, self.cfg.bpm, float(self.sync_offset))
         self.log("start", line=f"playing: {self.cfg.mode} mode, {self.cfg.bpm:.5g} BPM", mode=self.cfg.mode,
@@ -284,7 +281,9 @@ class Drummer:
         self.next_beat = b + 1
         if b > 0:
             try:
-                self.engine.hear(self.band.window(clock, b - 1), self.positions(b - 1), clock.bpm)
+                heard = self.band.window(clock, b - 1)
+                self.fills.hear(beat_energy(heard))
+                self.engine.hear(heard, self.positions(b - 1), clock.bpm)
             except Exception as exc:  # decide() falls back and resets if the state went bad
                 self.log("error", line=f"listening failed at beat {b - 1}: {type(exc).__name__}: {exc}")
         if self.sync is not None:
@@ -298,7 +297,7 @@ class Drummer:
                 self.stop(ending=self.cfg.ending)
                 return
             bar = (b - self.meter_start) // self.cfg.beats_per_bar
-            if self.fill_every and (bar + 1) % self.fill_every == 0 and self.fill is None:
+            if self.fill is None and self.fills.due(bar, self.cfg.beats_per_bar):
                 end = b + self.cfg.beats_per_bar  # the phrase ends with this bar: fill into the next
                 self.fill = (end - FILL_BEATS, end)
         fill = self.fill
@@ -360,11 +359,7 @@ class Drummer:
 
     def _decide_fill(self, b: int) -> None:
         base = self.engine.sampling
-        bias = dict(base.piece_bias)
-        for piece, extra in FILL_PIECE_BIAS.items():
-            bias[piece] = bias.get(piece, 0.0) + extra
-        self.engine.sampling = base.with_(complexity=max(base.complexity, FILL_COMPLEXITY),
-                                          piece_bias=tuple(bias.items()))
+        self.engine.sampling = fill_sampling(base)
         try:
             self.decide(b)
         finally:

@@ -185,3 +185,28 @@ def test_osc_allow_list_and_rate_limit() -> None:
     for _ in range(50):  # a flood from one sender: only its burst gets through
         server.datagram_received(packet, ("10.9.9.9", 9000))
     assert server.stats.accepted <= 2 + 5 + 1 and server.stats.dropped >= 40
+
+
+def test_a_band_building_up_brings_a_fill_halfway_through_the_phrase() -> None:
+    import mido
+
+    def played(louder_from_bar: int | None) -> list[tuple[float, int]]:
+        c, drummer, now = make()
+        c.preset("rock")  # a fill every 8 bars: bar 4 fills only when the band builds up
+        drummer.start(0.0, play_first=False)
+        for b in range(17):
+            if b > 0:  # the band's beat b-1, heard before beat b is decided
+                bar = (b - 1) // 4
+                loud = louder_from_bar is not None and bar >= louder_from_bar
+                step, velocity = (0.25, 110) if loud else (0.5, 70)
+                for k in np.arange(0.0, 1.0, step):
+                    for note in (40, 64, 67):
+                        now.t = drummer.clock.time_of(b - 1 + k)
+                        drummer.hear(now.t, mido.Message("note_on", note=note, velocity=velocity))
+            now.t = drummer.clock.time_of(b - 0.05)
+            drummer.step(b)
+        return planned_notes(drummer)
+
+    rising, steady = played(louder_from_bar=2), played(louder_from_bar=None)
+    assert 49 in [n for b, n in rising if abs(b - 16) < 1e-6]  # the fill at the end of bar 4 landed
+    assert 49 not in [n for b, n in steady if abs(b - 16) < 1e-6]
