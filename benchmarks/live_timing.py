@@ -43,10 +43,22 @@ OSC_PORT = 9317
 STEP = 60.0 / BPM / 12
 
 
+def jack_scheduling() -> str:
+    """`-R` (realtime: jackd's default, and how a stage runs it) where this machine allows SCHED_FIFO.
+
+    Not realtime, JACK's client threads are preempted like any other; a client's process callback
+    then runs late, past the cycle, and rtmidi's JACK input reads an event buffer the next cycle is
+    rewriting: event sizes that are garbage, and a SIGSEGV in `jackProcessIn` (core dumps of 15-minute
+    soaks: the daemon once, the receiver once, at 10 to 12 minutes)."""
+    from livedrum.live.priority import realtime_allowed
+
+    return "-R" if realtime_allowed() else "--no-realtime"
+
+
 def start_jack() -> subprocess.Popen:
     name = f"livedrum-bench-{os.getpid()}"
     os.environ["JACK_DEFAULT_SERVER"] = name
-    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "64"],
+    proc = subprocess.Popen(["jackd", jack_scheduling(), "-n", name, "-d", "dummy", "-r", "48000", "-p", "64"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     backend = mido.Backend(JACK)
     for _ in range(100):
@@ -281,7 +293,8 @@ def main() -> None:
     finally:
         jack.terminate()
         jack.wait(timeout=10)
-    print(f"JACK dummy driver, 48 kHz, 64-frame periods; {BPM:g} BPM; {os.cpu_count()} CPU cores")
+    scheduling = "realtime" if jack.args[1] == "-R" else "not realtime"
+    print(f"JACK dummy driver ({scheduling}), 48 kHz, 64-frame periods; {BPM:g} BPM; {os.cpu_count()} CPU cores")
     print(f"{'sender':<22} {'notes':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'mean ms':>9}")
     print(row("reference sender", ref))
     print(row("livedrum run", live["errors"]))

@@ -815,7 +815,8 @@ def jack_soak(minutes: float, keep: Path | None = None, progress: bool = True, r
         (folder / "received.json").write_text(json.dumps(received))  # (arrival, bytes) of everything the daemon sent
         (folder / "run.json").write_text(json.dumps({
             "began": began, "stopped_at": stopped_at, "died": died, "exit_code": exit_code, "samples": samples,
-            "loads": loads, "other_jacks": other_jacks, "reference": reference.tolist(), "cpus": os.cpu_count()}))
+            "loads": loads, "other_jacks": other_jacks, "reference": reference.tolist(), "cpus": os.cpu_count(),
+            "jack_realtime": jack.args[1] == "-R"}))
     finally:
         for proc in (band, daemon):
             if proc is not None and proc.poll() is None:
@@ -877,6 +878,7 @@ def analyse_jack(folder: Path) -> dict:
         "recorded_drums": drums, "recorded_band": band_notes, "band_notes": band_info["notes"], "valid": valid,
         "cpu": cpu, "cpus": run["cpus"], "received": len(received), "folder": str(folder), "reference": reference,
         "load": (float(np.mean(run["loads"])), max(run["loads"])), "other_jacks": max(run["other_jacks"], default=0),
+        "jack_realtime": run.get("jack_realtime", False),
         "died": died, "stderr_tail": stderr[-40:] if died is not None else [],
         "log_errors": [e.get("line") for e in events if e.get("event") in ("error", "watchdog")],
     }
@@ -909,7 +911,8 @@ def analyse_jack(folder: Path) -> dict:
 
 
 def print_jack(r: dict) -> bool:
-    print(f"livedrum soak on JACK (dummy driver, 48 kHz, 64-frame periods, {r['cpus']} CPU cores): "
+    scheduling = "realtime" if r["jack_realtime"] else "not realtime"
+    print(f"livedrum soak on JACK (dummy driver, {scheduling}, 48 kHz, 64-frame periods, {r['cpus']} CPU cores): "
           f"{r['minutes']:.1f} min, {r['band_songs']} band songs, {r['songs']} drummer starts, "
           f"{len(r['errors'])} drum notes timed, daemon CPU {r['cpu'] * 100:.2f} % of one core; "
           f"machine load average {r['load'][0]:.2f} (max {r['load'][1]:.2f}), other JACK servers running: "

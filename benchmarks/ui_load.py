@@ -128,6 +128,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--clients", type=int, default=2, help="WebSocket clients besides the browser page")
     ap.add_argument("--no-browser", action="store_true", help="WebSocket clients only, no Chromium")
+    ap.add_argument("--priority", default="normal", choices=("normal", "high", "realtime"),
+                    help="the daemon's --priority in both runs (realtime: ahead of the browser for the CPU)")
     ap.add_argument("--ws", help=argparse.SUPPRESS)
     ap.add_argument("--browser", help=argparse.SUPPRESS)
     ap.add_argument("--to", help=argparse.SUPPRESS)
@@ -140,14 +142,16 @@ def main() -> None:
     pages: list[Pages] = []
     try:
         backend = mido.Backend(live_timing.JACK)
-        plain = live_timing.livedrum_run(backend, args.seconds)
+        priority = ("--priority", args.priority)
+        plain = live_timing.livedrum_run(backend, args.seconds, extra=priority)
         port = free_tcp_port()
 
         def open_pages() -> Pages:
             pages.append(Pages(port, args.clients, not args.no_browser))
             return pages[-1]
 
-        served = live_timing.livedrum_run(backend, args.seconds, extra=("--ui-port", str(port)), on_ready=open_pages)
+        served = live_timing.livedrum_run(backend, args.seconds, extra=(*priority, "--ui-port", str(port)),
+                                          on_ready=open_pages)
         rates = pages[0].rates()
     finally:
         for p in pages:
@@ -157,8 +161,9 @@ def main() -> None:
         jack.terminate()
         jack.wait(timeout=10)
     n = len(pages[0].procs)
-    print(f"JACK dummy driver, 48 kHz, 64-frame periods; {live_timing.BPM:g} BPM; {os.cpu_count()} CPU cores; "
-          f"{args.seconds:g} s each")
+    print(f"JACK dummy driver ({'realtime' if jack.args[1] == '-R' else 'not realtime'}), 48 kHz, 64-frame periods; "
+          f"{live_timing.BPM:g} BPM; {os.cpu_count()} CPU cores; {args.seconds:g} s each; daemon --priority "
+          f"{args.priority}")
     print(f"{'run':<28} {'notes':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'mean ms':>9}")
     print(live_timing.row("livedrum run --no-ui", plain["errors"]))
     print(live_timing.row(f"+ page, {n} clients", served["errors"]))

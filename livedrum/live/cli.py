@@ -211,6 +211,7 @@ def run_live(args: argparse.Namespace) -> int:
     engine = make_engine(args)
     priority = raise_priority(args.priority)  # before the ports: their threads inherit it
     out = open_output(backend, args.out, args.connect)
+    _warn_unless_realtime(out, log)
     hub = audio = None
     try:
         scheduler = Scheduler(out.send, on_error=lambda line: log("error", line=line))
@@ -336,6 +337,15 @@ def _open_recorder(path: str | None, bpm: float):  # noqa: ANN202
     from livedrum.live.recorder import Recorder
 
     return Recorder(path, bpm)
+
+
+def _warn_unless_realtime(out, log) -> None:  # noqa: ANN001
+    """One warning when the drums go to a JACK server that is not realtime (see `jackinfo`)."""
+    if getattr(out, "on_jack", False):
+        from livedrum.live.jackinfo import NOT_REALTIME, server_is_realtime
+
+        if server_is_realtime() is False:
+            log("warning", line=NOT_REALTIME)
 
 
 async def _watch_inputs(hub, drummer, log, every: float = 0.5) -> None:  # noqa: ANN001

@@ -120,6 +120,11 @@ class RtMidiOutput(mido.ports.BaseOutput):
         self._last_send = -float("inf")
         self._device_type = f"rtmidi/{rtmidi.get_api_name(rt.get_current_api())}"
 
+    @property
+    def on_jack(self) -> bool:
+        """Whether this output is a JACK client."""
+        return self._jack
+
     def _open_port(self, rt: rtmidi.MidiOut, connect: str | None) -> None:
         if connect is None:
             rt.open_virtual_port(self.name)

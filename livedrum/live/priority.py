@@ -47,3 +47,23 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     return "not available on this system"
+
+
+def realtime_allowed() -> bool:
+    """Whether this process may run threads at SCHED_FIFO (as a realtime JACK server and its clients'
+    process threads do); tried on a short-lived thread of its own, so nothing else changes."""
+    import threading
+
+    allowed: list[bool] = []
+
+    def probe() -> None:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))  # 0: this thread only (Linux)
+            allowed.append(True)
+        except (AttributeError, OSError):
+            allowed.append(False)
+
+    thread = threading.Thread(target=probe, name="livedrum-rt-probe")
+    thread.start()
+    thread.join()
+    return allowed[0]

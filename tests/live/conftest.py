@@ -68,9 +68,22 @@ def jack_audio_server(jackd_audio: str) -> Iterator[str]:
             os.environ["JACK_DEFAULT_SERVER"] = saved
 
 
+@pytest.fixture
+def jack_server_not_realtime(jack_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server of its own without realtime scheduling, for this test alone and in JACK_DEFAULT_SERVER
+    while it runs (the session's server stays idle meanwhile: the test holds the turn)."""
+    with _serving(tmp_path_factory, period=64, realtime=False) as name:
+        os.environ["JACK_DEFAULT_SERVER"] = name
+        try:
+            yield name
+        finally:
+            os.environ["JACK_DEFAULT_SERVER"] = jack_server
+
+
 @contextlib.contextmanager
-def _serving(tmp_path_factory: pytest.TempPathFactory, period: int) -> Iterator[str]:
-    """A `jackd` (dummy driver, 48 kHz, `period` frames) under a name of its own, serving until the end."""
+def _serving(tmp_path_factory: pytest.TempPathFactory, period: int, realtime: bool = True) -> Iterator[str]:
+    """A `jackd` (dummy driver, 48 kHz, `period` frames; realtime where allowed) under a name of its own,
+    serving until the end."""
     exe = shutil.which("jackd")
     if exe is None:
         pytest.skip("jackd is not installed (Debian: apt-get install jackd2); real MIDI port tests need it")
@@ -81,7 +94,8 @@ def _serving(tmp_path_factory: pytest.TempPathFactory, period: int) -> Iterator[
     name = f"livedrum-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     log_path = tmp_path_factory.mktemp("jack") / "jackd.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([exe, "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", str(period)],
+        scheduling = _scheduling() if realtime else "--no-realtime"
+        proc = subprocess.Popen([exe, scheduling, "-n", name, "-d", "dummy", "-r", "48000", "-p", str(period)],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_until_serving(proc, name, log_path, timeout=10.0)
@@ -93,6 +107,15 @@ def _serving(tmp_path_factory: pytest.TempPathFactory, period: int) -> Iterator[
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _scheduling() -> str:
+    """Realtime (`-R`, jackd's default and a stage's) where this machine allows SCHED_FIFO. Not realtime,
+    a client's JACK thread can be preempted past its cycle, and rtmidi's JACK input then reads an event
+    buffer being rewritten: daemons in CI died of SIGSEGV in `jackProcessIn` (benchmarks/live_timing.py)."""
+    from livedrum.live.priority import realtime_allowed
+
+    return "-R" if realtime_allowed() else "--no-realtime"
 
 
 @contextlib.contextmanager

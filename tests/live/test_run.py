@@ -42,10 +42,15 @@ class Daemon:
              "--record", str(self.record), *([] if "--ui-port" in args else ["--no-ui"]), *args],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "PYTHONFAULTHANDLER": "1"})  # a crash shows every thread's Python stack
+        self.before_ready: list[str] = []  # lines said before "ready" (warnings)
         line = self.proc.stderr.readline()
+        while line.startswith("livedrum: warning:") and len(self.before_ready) < 5:
+            self.before_ready.append(line)
+            line = self.proc.stderr.readline()
         if "ready" not in line:
             self.proc.kill()
-            raise AssertionError(f"livedrum run did not get ready: {line}{self.proc.stderr.read()}")
+            raise AssertionError(f"livedrum run did not get ready: {''.join(self.before_ready)}{line}"
+                                 f"{self.proc.stderr.read()}")
 
     def events(self, name: str) -> list[dict]:
         return [e for e in map(json.loads, self.log.read_text().splitlines()) if e["event"] == name]
