@@ -47,9 +47,9 @@ def jack_scheduling() -> str:
     """`-R` (realtime: jackd's default, and how a stage runs it) where this machine allows SCHED_FIFO.
 
     Not realtime, JACK's client threads are preempted like any other; a client's process callback
-    then runs late, past the cycle, and rtmidi's JACK input reads an event buffer the next cycle is
-    rewriting: event sizes that are garbage, and a SIGSEGV in `jackProcessIn` (core dumps of 15-minute
-    soaks: the daemon once, the receiver once, at 10 to 12 minutes)."""
+    then runs late, past the cycle, and rtmidi's JACK input can read an event buffer the next cycle is
+    rewriting: event sizes that are garbage, and a SIGSEGV in `jackProcessIn` (a soak's receiver dumped
+    core there at 10 minutes; the daemon died in a native thread at 11.7 minutes in another soak)."""
     from livedrum.live.priority import realtime_allowed
 
     return "-R" if realtime_allowed() else "--no-realtime"

@@ -2,8 +2,9 @@
 
 A JACK server without realtime scheduling (`jackd --no-realtime`, or one refused SCHED_FIFO) lets the
 kernel preempt its clients' process threads. A preempted client's callback runs past its cycle, and
-rtmidi's JACK input then reads an event buffer the next cycle is rewriting: garbage sizes and, in our
-15-minute soaks, a SIGSEGV in rtmidi's `jackProcessIn` (core dumps of the daemon and of a receiver).
+rtmidi's JACK input then can read an event buffer the next cycle is rewriting: garbage sizes and, in
+our 15-minute soaks, a SIGSEGV (a receiver's core dump stops in rtmidi's `jackProcessIn`; the daemon
+died in a native thread in another).
 Notes also come late. So the daemon says so, once, at start: a stage's JACK should run realtime
 (jackd's default, `-R`; qjackctl's "Realtime").
 """
