@@ -253,10 +253,13 @@ def run_live(args: argparse.Namespace) -> int:
                 listening = "" if osc is None else f", OSC on {args.osc_host}:{args.osc_port}"
                 listening += "" if ui is None else f", page on {ui.url}"
                 listening += "" if audio is None else f", audio from {audio.name}"
-                seconds = time.perf_counter() - STARTED
-                log("ready", line=f"ready in {seconds:.1f} s: drums to {target}, {cfg.mode} mode, {cfg.bpm:g} BPM"
-                                  f"{listening}, {priority} (Ctrl-C to stop)", seconds=round(seconds, 3))
-                return await session.run(*extra)
+
+                def ready() -> None:  # said once SIGTERM and SIGINT are the session's
+                    seconds = time.perf_counter() - STARTED
+                    log("ready", line=f"ready in {seconds:.1f} s: drums to {target}, {cfg.mode} mode, {cfg.bpm:g} "
+                                      f"BPM{listening}, {priority} (Ctrl-C to stop)", seconds=round(seconds, 3))
+
+                return await session.run(*extra, ready=ready)
             finally:
                 if ui is not None:
                     await ui.close()

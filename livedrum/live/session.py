@@ -142,9 +142,11 @@ class Session:
                     self.log("warning", line="recording is being written again")
                 failing = False
 
-    async def run(self, *extra: Coroutine[Any, Any, Any], until: Awaitable[Any] | None = None) -> int:
+    async def run(self, *extra: Coroutine[Any, Any, Any], until: Awaitable[Any] | None = None,
+                  ready: Callable[[], None] | None = None) -> int:
         """Play until SIGINT/SIGTERM, `until` completes, or a task fails; always panic on the
-        way out. Returns the exit status (0, or 1 after a fatal error)."""
+        way out. Returns the exit status (0, or 1 after a fatal error). `ready()` is called once
+        SIGINT and SIGTERM are ours: a stop sent the moment the daemon says it is ready is taken."""
         loop = asyncio.get_running_loop()
         self._loop = loop
         stop = asyncio.Event()
@@ -153,6 +155,8 @@ class Session:
                 loop.add_signal_handler(sig, stop.set)
             except (NotImplementedError, RuntimeError):  # not the main thread, or not Unix
                 pass
+        if ready is not None:
+            ready()
         self.watchdog = Watchdog(self.log)
         coros: list[Coroutine[Any, Any, Any]] = [self.scheduler.run(), self.drummer.run(), self.watchdog.heartbeat(),
                                                  *extra]

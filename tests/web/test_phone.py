@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.actions import interaction
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.actions.pointer_input import PointerInput
@@ -48,6 +47,12 @@ def phone(tmp_path: Path) -> Iterator:
         yield driver
     finally:
         driver.quit()
+
+
+def into_view(driver, element) -> None:  # noqa: ANN001
+    """Scroll the page (as a finger would) until the element is in the middle of the screen."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    time.sleep(0.2)
 
 
 def tap(driver, element) -> None:  # noqa: ANN001
@@ -88,12 +93,12 @@ def test_the_live_page_fits_a_phone_and_touch_steers_the_drummer(jack_server, ph
         outside = [e.get_attribute("id") for e in controls
                    if e.location["x"] < 0 or e.location["x"] + e.size["width"] > width + 0.5]
         pad = phone.find_element(By.ID, "xy")
-        ActionChains(phone).scroll_to_element(pad).perform()
+        into_view(phone, pad)
         with capture_port(source="livedrum:livedrum") as heard:
             drag(phone, pad, 0.95, 0.5)  # complexity up, intensity in the middle, with a finger
             complexity = wait_text(phone, "complexity-value", lambda t: float(t) >= 0.85)
             hihat = phone.find_element(By.ID, "kit-hihat")
-            ActionChains(phone).scroll_to_element(hihat).perform()
+            into_view(phone, hihat)
             tap(phone, hihat)
             WebDriverWait(phone, 5).until(lambda d: hihat.get_attribute("aria-pressed") == "false")
             off_at = time.monotonic()
