@@ -30,6 +30,8 @@ from livedrum.live.performer import DRUM_CHANNEL, DrumNote, Feel, window_notes
 from livedrum.live.scheduler import Scheduler
 
 DECIDE_AHEAD_BEATS = 0.5 / STEPS_PER_BEAT  # decide window b this long before it starts
+QUIET_BEFORE_STEP = 0.004  # seconds: deciding (a millisecond or two on the loop) never starts this close to a note
+STEP_ROOM = 0.008  # seconds kept free before the window starts, whatever the wait for a quiet moment
 MAX_BEND = 0.15  # following another clock, a window is at most this much shorter or longer than its beat
 RESYNC_BEATS = 0.5  # further than this from the other clock's beat: take its beat count anew
 DROP_LATE_SECONDS = 0.010  # a note whose time passed longer ago than this is not sent at all
@@ -271,6 +273,12 @@ class Drummer:
                 except TimeoutError:
                     pass
             await asyncio.sleep(0)  # let band messages already handed over reach `hear`
+            # deciding holds the loop: a note due meanwhile (a humanized one, near the decision
+            # time) would wake its send late, so the decision waits until it has gone
+            clock = self.clock
+            room = 0.0 if clock is None else min(0.010, clock.time_of(b) - self.now() - STEP_ROOM)
+            if room > 0:
+                await self.scheduler.quiet(QUIET_BEFORE_STEP, patience=room)
             if self.playing and self.next_beat == b:
                 self.step(b)
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter
 
+import mido
 import numpy as np
 import pytest
 
-from livedrum.live.drummer import RunConfig
+from livedrum.live.drummer import DECIDE_AHEAD_BEATS, Drummer, RunConfig
+from livedrum.live.scheduler import Scheduler
 from tests.conftest import write_band_song
 from tests.live.live_helpers import play_along, shipped_engine
 
@@ -102,3 +106,36 @@ def test_tap_notes_set_the_tempo_and_are_not_band_notes() -> None:
     assert not drummer.playing and drummer.band.last_onset is None  # taps do not start the song
     drummer.hear(12.0, mido.Message("note_on", channel=0, note=64, velocity=100))
     assert drummer.playing and drummer.clock.bpm == pytest.approx(150.0)
+
+
+def test_a_window_is_not_decided_right_before_a_note() -> None:
+    """Deciding holds the event loop for a millisecond or two; a note due then would go out late.
+    The drummer waits until that note has gone."""
+    events: list[tuple[str, int]] = []
+
+    async def main() -> None:
+        scheduler = Scheduler(lambda m: None)
+        scheduler.listeners.append(
+            lambda planned, m: events.append(("note", m.note)) if m.type == "note_on" and m.note == 99 else None)
+        drummer = Drummer(shipped_engine(), RunConfig(bpm=120.0, mode="lead", lead_in=0.3), scheduler)
+        real_step = drummer.step
+
+        def step(b: int) -> None:
+            events.append(("step", b))
+            real_step(b)
+
+        drummer.step = step  # type: ignore[method-assign]
+        tasks = [asyncio.ensure_future(scheduler.run()), asyncio.ensure_future(drummer.run())]
+        await asyncio.sleep(0)
+        assert drummer.clock is not None
+        decide = drummer.clock.time_of(2 - DECIDE_AHEAD_BEATS)
+        scheduler.plan(decide + 0.0035, mido.Message("note_on", channel=15, note=99, velocity=1))
+        await asyncio.sleep(decide + 0.1 - time.monotonic())
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        scheduler.panic()
+
+    asyncio.run(main())
+    assert ("step", 2) in events and ("note", 99) in events
+    assert events.index(("note", 99)) < events.index(("step", 2))
