@@ -13,6 +13,7 @@ DEMO_BAND = Path(__file__).resolve().parent.parent / "data" / "demo-band.mid"
 # JACK runs our input callback inside its process cycle, one event at a time: when another thread
 # holds the GIL for longer than a cycle, the rest of a chord is lost. Hand the GIL over sooner.
 SWITCH_INTERVAL = 0.0005
+PORT_SCAN_GAP = 0.025  # seconds: ports are scanned (hot-plug) when no note is due this soon
 DEFAULT_BPM = 120.0
 
 
@@ -240,7 +241,7 @@ def run_live(args: argparse.Namespace) -> int:
 
                 ui = await start_live_ui(args, controller, log, str(engine.device))
             try:
-                extra = [_watch_inputs(hub, drummer, log)]
+                extra = [_watch_ports(hub, out, drummer, log)]
                 if ui is not None:
                     extra.append(ui.run())
                 if audio is not None:
@@ -351,13 +352,19 @@ def _warn_unless_realtime(out, log) -> None:  # noqa: ANN001
             log("warning", line=NOT_REALTIME)
 
 
-async def _watch_inputs(hub, drummer, log, every: float = 0.5) -> None:  # noqa: ANN001
-    """Hot-plug: pick up ports that appear, let go of ones that vanish, reconnect when they return."""
+async def _watch_ports(hub, out, drummer, log, every: float = 0.5) -> None:  # noqa: ANN001
+    """Hot-plug: pick up ports that appear, let go of ones that vanish, reconnect when they return;
+    the same for the destination the drums were connected to (`--connect`)."""
+    poll_output = getattr(out, "poll", lambda: None)
     while True:
+        await drummer.scheduler.quiet(PORT_SCAN_GAP)  # a scan asks the JACK server: not next to a note
         for line in hub.poll():
             log("input", line=line)
             if "lost" in line:  # its note-offs will never come
                 drummer.band.release_all(time.monotonic())
+        line = poll_output()
+        if line is not None:
+            log("output", line=line)
         await asyncio.sleep(every)
 
 

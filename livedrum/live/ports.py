@@ -116,6 +116,8 @@ class RtMidiOutput(mido.ports.BaseOutput):
             _delete(rt)
             raise
         self._rt = rt
+        self._connect = connect
+        self._lost = False
         self._jack = rt.get_current_api() == rtmidi.API_UNIX_JACK
         self._last_send = -float("inf")
         self._device_type = f"rtmidi/{rtmidi.get_api_name(rt.get_current_api())}"
@@ -126,6 +128,7 @@ class RtMidiOutput(mido.ports.BaseOutput):
         return self._jack
 
     def _open_port(self, rt: rtmidi.MidiOut, connect: str | None) -> None:
+        self._own_name = self.name  # our port's name; connected, `name` says where the drums go
         if connect is None:
             rt.open_virtual_port(self.name)
             return
@@ -133,8 +136,32 @@ class RtMidiOutput(mido.ports.BaseOutput):
         index = _first_match(destinations, connect)
         if index is None:
             raise ValueError(f"no MIDI output matches {connect!r}; outputs: {', '.join(destinations) or '(none)'}")
-        rt.open_port(index, self.name)
+        rt.open_port(index, self._own_name)
         self.name = destinations[index]
+
+    def poll(self) -> str | None:
+        """Hot-plug for a connected output (`connect`): a line for the log when its destination
+        vanished (a synth quit, a cable pulled; the drums go nowhere meanwhile) and when one matching
+        `connect` is back and connected again. A virtual port waits for others to connect: None."""
+        if self._connect is None or self.closed:
+            return None
+        listed = self._rt.get_ports()
+        if not self._lost:
+            if self.name in listed:
+                return None
+            self._lost = True
+            return f"output lost: {self.name} (will reconnect)"
+        index = _first_match(listed, self._connect)
+        if index is None:
+            return None
+        try:
+            with signals_held():
+                self._rt.close_port()
+                self._rt.open_port(index, self._own_name)
+        except rtmidi.RtMidiError as err:
+            return f"output unavailable: {listed[index]} ({err}); will retry"
+        self.name, self._lost = listed[index], False
+        return f"output reconnected: {self.name}"
 
     def _send(self, msg: mido.Message) -> None:
         self._rt.send_message(msg.bytes())

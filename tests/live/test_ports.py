@@ -107,6 +107,40 @@ def test_connect_plays_into_the_first_destination_containing_the_name(jack_serve
             assert heard.wait_for(1)[0][0] == NOTE
 
 
+def test_a_connected_output_whose_synth_quits_is_reconnected_when_it_returns(jack_server):
+    jack = midi_backend("jack")
+    with capture_port("in", client_name="rc-synth") as heard:
+        out = open_output(jack, name="drums", connect="rc-synth", client_name="rc-drummer")
+        until_heard(out.send, heard)
+        assert out.poll() is None  # still there: nothing to say
+    try:
+        assert _poll_output_until(out, "lost") == "output lost: rc-synth:in (will reconnect)"
+        out.send(NOTE)  # into nothing, without an error
+        assert out.poll() is None  # said once
+        with capture_port("in", client_name="rc-synth") as heard:
+            assert _poll_output_until(out, "reconnected") == "output reconnected: rc-synth:in"
+            until_heard(out.send, heard)  # the drums reach the new synth
+            out.send(NOTE)
+            assert heard.wait_for(1)[0][0] == NOTE
+    finally:
+        out.close()
+
+
+def test_a_virtual_output_has_nothing_to_reconnect(jack_server):
+    with open_output(midi_backend("jack"), name="drums", client_name="vo-drummer") as out:
+        assert out.poll() is None
+
+
+def _poll_output_until(out, word: str, timeout: float = 2.0) -> str:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while True:
+        line = out.poll()
+        if line is not None and word in line:
+            return line
+        assert time.monotonic() < deadline, f"the output never said {word!r}"
+        time.sleep(0.01)
+
+
 def test_messages_sent_right_before_close_still_arrive(jack_server):
     # the panic on exit is sent, then the port closed at once: it must not be lost
     # (closed at once under JACK, about 1 in 5 such closes delivered 16 copies of the first message)

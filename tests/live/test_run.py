@@ -210,6 +210,36 @@ def test_an_input_unplugged_and_plugged_back_is_reconnected_while_the_drums_play
     assert stuck_notes(heard) == {}
 
 
+def test_a_synth_that_quits_and_returns_gets_the_drums_again(jack_server, tmp_path) -> None:  # noqa: ANN001
+    with capture_port("in", client_name="stage-synth") as first:
+        daemon = Daemon(tmp_path, "--mode", "lead", "--bpm", "160", "--in", "nothing-matches-this",
+                        "--connect", "stage-synth")
+        try:
+            time.sleep(1.5)
+            assert drum_ons(first)
+        except BaseException:
+            daemon.proc.kill()
+            raise
+    try:
+        daemon.wait_for_event("output", timeout=5)
+        assert daemon.proc.poll() is None
+        with capture_port("in", client_name="stage-synth") as second:
+            deadline = time.monotonic() + 5
+            while not any("reconnected" in e["line"] for e in daemon.events("output")):
+                assert time.monotonic() < deadline, daemon.log.read_text()
+                time.sleep(0.05)
+            time.sleep(1.0)
+            daemon.terminate()
+            time.sleep(0.2)
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+    lines = [e["line"] for e in daemon.events("output")]
+    assert lines == ["output lost: stage-synth:in (will reconnect)", "output reconnected: stage-synth:in"]
+    assert len(drum_ons(second)) >= 4  # a second of drums at 160 BPM after the reconnection
+    assert stuck_notes(second) == {}  # and the panic on exit reached the new synth
+
+
 def test_kill_9_loses_at_most_the_last_beat_of_the_recording(jack_server, tmp_path) -> None:  # noqa: ANN001
     daemon = Daemon(tmp_path, "--mode", "lead", "--bpm", "180", "--in", "nothing-matches-this")
     try:
