@@ -27,10 +27,10 @@ from livedrum.kits import KitMap
 from livedrum.live.clock import MAX_BPM, MIN_BPM, BeatClock, Sync, TapTempo, check_bpm
 from livedrum.live.listener import LiveBand
 from livedrum.live.performer import DRUM_CHANNEL, DrumNote, Feel, window_notes
-from livedrum.live.scheduler import Scheduler
+from livedrum.live.scheduler import SPIN_SECONDS, Scheduler
 
 DECIDE_AHEAD_BEATS = 0.5 / STEPS_PER_BEAT  # decide window b this long before it starts
-QUIET_BEFORE_STEP = 0.004  # seconds: deciding (a millisecond or two on the loop) never starts this close to a note
+QUIET_BEFORE_STEP = SPIN_SECONDS + 0.005  # deciding (up to ~5 ms on the loop) never starts this close to a note
 STEP_ROOM = 0.008  # seconds kept free before the window starts, whatever the wait for a quiet moment
 MAX_BEND = 0.15  # following another clock, a window is at most this much shorter or longer than its beat
 RESYNC_BEATS = 0.5  # further than this from the other clock's beat: take its beat count anew

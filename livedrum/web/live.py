@@ -21,12 +21,13 @@ from aiohttp import WSMsgType, web
 
 from livedrum.live.controller import Controller
 from livedrum.live.osc import PREFIX, Bucket, RefusedError, build_dispatcher, handle
+from livedrum.live.scheduler import SPIN_SECONDS
 from livedrum.vocab import DRUM_NOTES
 
 HISTORY_SECONDS = 8.0  # the piano roll's past: the last bars at any tempo a page shows
 RATE_HZ = 25.0
 MAX_MESSAGE = 4096  # bytes: a control change is a few dozen
-QUIET_BEFORE_NOTE = 0.004  # seconds: no frame is built this close before a planned message
+QUIET_BEFORE_NOTE = SPIN_SECONDS + 0.002  # seconds: no frame is built this close before a planned message
 
 
 class LiveFeed:
