@@ -13,7 +13,7 @@ DEMO_BAND = Path(__file__).resolve().parent.parent / "data" / "demo-band.mid"
 # JACK runs our input callback inside its process cycle, one event at a time: when another thread
 # holds the GIL for longer than a cycle, the rest of a chord is lost. Hand the GIL over sooner.
 SWITCH_INTERVAL = 0.0005
-PORT_SCAN_GAP = 0.025  # seconds: ports are scanned (hot-plug) when no note is due this soon
+PORT_SCAN_GAP = 0.025  # seconds: the output port is scanned (hot-plug) when no note is due this soon
 DEFAULT_BPM = 120.0
 
 
@@ -355,13 +355,17 @@ def _warn_unless_realtime(out, log) -> None:  # noqa: ANN001
 async def _watch_ports(hub, out, drummer, log, every: float = 0.5) -> None:  # noqa: ANN001
     """Hot-plug: pick up ports that appear, let go of ones that vanish, reconnect when they return;
     the same for the destination the drums were connected to (`--connect`)."""
+    loop = asyncio.get_running_loop()
     poll_output = getattr(out, "poll", lambda: None)
     while True:
-        await drummer.scheduler.quiet(PORT_SCAN_GAP)  # a scan asks the JACK server: not next to a note
-        for line in hub.poll():
+        # opening an input takes milliseconds, letting one go 20 (a soak's notes went out late just
+        # after an unplug): the inputs are scanned in a worker thread, never on the loop
+        for line in await loop.run_in_executor(None, hub.poll):
             log("input", line=line)
             if "lost" in line:  # its note-offs will never come
                 drummer.band.release_all(time.monotonic())
+        # the output's client sends the drums, so it is scanned here, away from any note
+        await drummer.scheduler.quiet(PORT_SCAN_GAP)
         line = poll_output()
         if line is not None:
             log("output", line=line)
