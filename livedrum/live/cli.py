@@ -13,7 +13,7 @@ DEMO_BAND = Path(__file__).resolve().parent.parent / "data" / "demo-band.mid"
 # JACK runs our input callback inside its process cycle, one event at a time: when another thread
 # holds the GIL for longer than a cycle, the rest of a chord is lost. Hand the GIL over sooner.
 SWITCH_INTERVAL = 0.0005
-PORT_SCAN_GAP = 0.025  # seconds: the output port is scanned (hot-plug) when no note is due this soon
+PORT_SCAN_GAP = 0.025  # seconds: ports are scanned (hot-plug) when no note is due this soon
 DEFAULT_BPM = 120.0
 
 
@@ -359,7 +359,9 @@ async def _watch_ports(hub, out, drummer, log, every: float = 0.5) -> None:  # n
     poll_output = getattr(out, "poll", lambda: None)
     while True:
         # opening an input takes milliseconds, letting one go 20 (a soak's notes went out late just
-        # after an unplug): the inputs are scanned in a worker thread, never on the loop
+        # after an unplug): the inputs are scanned in a worker thread, never on the loop; and at a
+        # quiet moment, as its calls into the MIDI library hold the GIL (a soak lost a spinning note's)
+        await drummer.scheduler.quiet(PORT_SCAN_GAP)
         for line in await loop.run_in_executor(None, hub.poll):
             log("input", line=line)
             if "lost" in line:  # its note-offs will never come
