@@ -5,6 +5,7 @@ drums are captured on a JACK MIDI port. They come in on the band, keep its beat,
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 
 from livedrum.live.audio_options import ONSET_METHODS
+from livedrum.signalmask import mask_kept
 from tests.conftest import write_band_song
 from tests.live.jack_clients import capture_port
 from tests.live.test_run import drum_ons, stuck_notes
@@ -60,7 +62,8 @@ def jack_audio_device(jack_audio_server: str) -> Iterator[int]:
             pytest.skip("PortAudio here has no JACK host API (libportaudio2 built without JACK)")
         yield int(jack[0]["devices"][0])
     finally:  # PortAudio anew without JACK: it would abort at exit when its client outlived the server
-        sd._terminate()
+        with mask_kept():  # libjack restores the mask of the thread that opened its first client
+            sd._terminate()
         saved = os.environ.get("JACK_DEFAULT_SERVER")
         os.environ["JACK_DEFAULT_SERVER"] = "livedrum-no-server"
         try:
@@ -70,6 +73,9 @@ def jack_audio_device(jack_audio_server: str) -> Iterator[int]:
                 os.environ.pop("JACK_DEFAULT_SERVER", None)
             else:
                 os.environ["JACK_DEFAULT_SERVER"] = saved
+            # a reopen in a worker thread (signals held there) may have opened libjack's first client:
+            # this thread must take SIGTERM and SIGINT again, and so must the processes it starts
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def jack_ports() -> set[str]:
