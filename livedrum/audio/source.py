@@ -170,12 +170,47 @@ class CaptureSource:
     def active(self) -> bool:
         return self._stream is not None and bool(self._stream.active)
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Stop and close the stream. False when PortAudio did not return within STOP_WAIT_S: a JACK
+        server that died under the stream leaves PortAudio waiting for a cycle that never comes (the
+        daemon froze there, deaf to SIGTERM). The stream is then left to it, and PortAudio is not shut
+        down at exit either, which would wait the same way (see `stuck`)."""
         stream, self._stream = self._stream, None
-        if stream is not None:
+        if stream is None:
+            return True
+        done = threading.Event()
+
+        def close() -> None:
             try:
                 with mask_kept():  # PortAudio's JACK client may be libjack's last: see mask_kept
                     stream.abort()
                     stream.close()
             except Exception:  # a device that vanished: nothing left to close
                 pass
+            finally:
+                done.set()
+
+        threading.Thread(target=close, name="audio-stop", daemon=True).start()
+        if done.wait(STOP_WAIT_S):
+            return True
+        _abandon(stream)
+        return False
+
+
+STOP_WAIT_S = 1.0
+_ABANDONED: list[object] = []  # streams PortAudio would not let go: kept, so that nothing closes them again
+
+
+def stuck() -> bool:
+    """Whether a stream was abandoned: PortAudio cannot be restarted in this process (its shutdown would
+    wait on that stream), so a lost device cannot be opened again until livedrum restarts."""
+    return bool(_ABANDONED)
+
+
+def _abandon(stream: object) -> None:
+    import atexit
+
+    import sounddevice as sd
+
+    _ABANDONED.append(stream)
+    atexit.unregister(sd._exit_handler)  # Pa_Terminate at exit would wait on it for ever

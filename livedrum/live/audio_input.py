@@ -22,7 +22,7 @@ import numpy as np
 
 from livedrum.audio.listener import AudioBand, MergedBand
 from livedrum.audio.onsets import DEFAULT_METHOD, MAX_HOP, Analyzer, Onset
-from livedrum.audio.source import CaptureSource
+from livedrum.audio.source import CaptureSource, stuck
 from livedrum.live.audiosync import AudioBeatSync
 from livedrum.signalmask import signals_held
 
@@ -195,11 +195,15 @@ class AudioInput:
             if not self.lost and (not self.source.active or now - self.last_block > LOST_AFTER_S):
                 self.lost = True
                 self.merged.holding = True
-                self.source.stop()
-                self.log("error", line=f"audio input {self.name!r} lost: playing on at the last tempo, "
-                                       f"trying it again every {RETRY_EVERY_S:g} s")
+                if await self._loop.run_in_executor(None, self.source.stop):
+                    self.log("error", line=f"audio input {self.name!r} lost: playing on at the last tempo, "
+                                           f"trying it again every {RETRY_EVERY_S:g} s")
+                else:  # PortAudio hangs on it (its JACK server died): it cannot be started anew in this process
+                    self.log("error", line=f"audio input {self.name!r} lost and PortAudio will not let go of it "
+                                           f"(did its JACK server stop?): playing on at the last tempo without "
+                                           f"it; restart livedrum to listen again")
                 next_try = now + RETRY_EVERY_S
-            elif self.lost and now >= next_try:
+            elif self.lost and now >= next_try and not stuck():
                 next_try = now + RETRY_EVERY_S
                 if await self._loop.run_in_executor(None, self._reopen):
                     self.lost = False

@@ -80,6 +80,18 @@ def jack_server_not_realtime(jack_server: str, tmp_path_factory: pytest.TempPath
             os.environ["JACK_DEFAULT_SERVER"] = jack_server
 
 
+@pytest.fixture
+def jack_audio_server_to_kill(jack_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An audio server (256 frames) of its own, for a test that kills it, in JACK_DEFAULT_SERVER while
+    the test runs (the session's servers stay idle meanwhile: the test holds the turn)."""
+    with _serving(tmp_path_factory, period=256) as name:
+        os.environ["JACK_DEFAULT_SERVER"] = name
+        try:
+            yield name
+        finally:
+            os.environ["JACK_DEFAULT_SERVER"] = jack_server
+
+
 @contextlib.contextmanager
 def _serving(tmp_path_factory: pytest.TempPathFactory, period: int, realtime: bool = True) -> Iterator[str]:
     """A `jackd` (dummy driver, 48 kHz, `period` frames; realtime where allowed) under a name of its own,

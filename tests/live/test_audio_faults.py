@@ -1,13 +1,16 @@
 """The audio input's faults on a real PortAudio stream from a JACK server: a computer that cannot keep
 up (its blocks are counted as lost and said, the listening goes on), and a stream that dies (said in
-one line, the drums hold the last tempo, the device is found and opened again)."""
+one line, the drums hold the last tempo, the device is found and opened again); and the daemon whose
+JACK server dies under its audio input (PortAudio then never lets the stream go)."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import threading
 import time
 
+import mido
 import pytest
 
 from livedrum.live import audio_input
@@ -111,3 +114,32 @@ def test_a_stream_that_dies_is_said_held_and_opened_again(
         audio.close()
     assert len(log.saying("lost: playing on at the last tempo")) == 1
     assert len(log.saying("is back")) == 1
+
+
+def test_a_jack_server_that_dies_under_the_audio_input_leaves_the_drums_playing_and_sigterm_working(
+        jack_audio_server_to_kill: str, tmp_path) -> None:  # noqa: ANN001
+    """The daemon froze here: PortAudio's abort waits for ever for a cycle of the dead server, and the
+    watch called it on the event loop, so the drums stopped and SIGTERM went unheard."""
+    from tests.live.test_run import Daemon
+
+    daemon = Daemon(tmp_path, "--in", "nothing-matches-this", "--audio-in", "system", "--mode", "lead",
+                    "--bpm", "120", "--no-osc")
+    try:
+        time.sleep(2.0)
+        subprocess.run(["pkill", "-KILL", "-f", f"jackd .*-n {jack_audio_server_to_kill} "], check=True, timeout=10)
+        lost = daemon.wait_for_event("error", timeout=10)
+        time.sleep(3.0)  # the drums go on, on the event loop, without the server
+        err = daemon.terminate()  # exit 0, no traceback: it heard SIGTERM
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+    assert "audio input 'system' lost" in lost["line"] and "restart livedrum" in lost["line"]
+    started = daemon.events("start")[0]["t"]
+    rec = mido.MidiFile(str(daemon.record))
+    seconds, last_drum = 0.0, 0.0
+    for msg in rec:  # merged tracks, in seconds
+        seconds += msg.time
+        if msg.type == "note_on" and msg.velocity > 0 and msg.channel == 9:
+            last_drum = seconds
+    assert last_drum > lost["t"] - started + 2.0, (last_drum, lost["t"] - started)
+    assert "recording saved" in err
