@@ -6,6 +6,13 @@ model and validated on that genre's validation songs (the project's split by son
 small delta file per style beside the model (`models/styles/<name>.pt`). A genre with too little
 data (no validation song, or too few training files) gets no file: its preset plays the base weights.
 
+A genre with fewer than MIN_VAL_SONGS validation songs in the project split has whole songs of its
+training loops held out as validation (chosen by a salted hash of the song id, so alternative files
+of one song stay together and the choice is the same on every run); they are never trained on. The
+test split is never touched. Blues also trains on the shuffle training loops (POOLS), validated on
+blues songs only: four of the five blues loops play on the triplet grid, as shuffles do
+(see models/README.md).
+
 Reads the built dataset cache (`livedrum train` builds it), so nothing is parsed twice.
 """
 
@@ -13,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +47,74 @@ from livedrum.vocab import N_VOICES
 
 MIN_TRAIN_FILES = 8
 MIN_VAL_FILES = 1
+MIN_VAL_SONGS = 3  # fewer in the project split: training songs are held out to make up the number
+# style -> related styles whose training loops it trains on too (never their held-out or test songs)
+POOLS: dict[str, tuple[str, ...]] = {"blues": ("shuffle",)}
+_HOLDOUT_SALT = "livedrum-style-holdout:"  # so the order is unrelated to the project split's hash
 
 Labelled = dict[str, dict[str, list[TrainSong]]]  # style -> split -> songs
+Hours = dict[tuple[str, str], float]  # (style, song id) -> hours of that song's loops
 
 
-def style_songs(cache: Path) -> tuple[Labelled, dict[str, dict[str, float]]]:
-    """Every genre-labelled song of the cache, by style and split, and hours per style and split.
+@dataclass
+class StyleSets:
+    """What one style trains, validates and is tested on, and how its validation set was made."""
+
+    train: list[TrainSong]
+    validation: list[TrainSong]
+    test: list[TrainSong]
+    policy: str
+    held_out: list[str] = field(default_factory=list)  # song ids moved from training to validation
+    pooled: dict[str, int] = field(default_factory=dict)  # other style -> its training files added
+    own_train: int = 0  # training files of the style itself
+
+
+def holdout_order(song_ids: list[str]) -> list[str]:
+    """The distinct song ids in the order they are held out: by a salted hash of the id, so the
+    order is the same on every machine and run, whatever order the files come in."""
+    return sorted(set(song_ids), key=lambda s: (hashlib.sha1((_HOLDOUT_SALT + s).encode()).hexdigest(), s))
+
+
+def hold_out(train: list[TrainSong], validation: list[TrainSong],
+             min_songs: int = MIN_VAL_SONGS) -> tuple[list[TrainSong], list[TrainSong], list[str]]:
+    """(train, validation, held-out song ids) with validation made up to `min_songs` distinct songs
+    from whole training songs: every file of a held-out song id moves, so no alternative file of a
+    validation song is ever trained on."""
+    have = {s.song_id for s in validation}
+    order = [sid for sid in holdout_order([s.song_id for s in train]) if sid not in have]
+    moved = set(order[: max(0, min_songs - len(have))])
+    return ([s for s in train if s.song_id not in moved],
+            validation + [s for s in train if s.song_id in moved], sorted(moved))
+
+
+def style_sets(songs: Labelled, style: str, min_songs: int = MIN_VAL_SONGS) -> StyleSets:
+    """The style's sets: the project split, validation made up by `hold_out` where it has fewer than
+    `min_songs` songs, and the training loops of its POOLS styles (after their own hold-out)."""
+    own = songs[style]
+    n_val = len({s.song_id for s in own.get("validation", [])})
+    train, val, held = hold_out(own.get("train", []), own.get("validation", []), min_songs)
+    policy = f"project split ({n_val} song{'' if n_val == 1 else 's'})"
+    if held:
+        policy += f" + {len(held)} training songs held out (salted hash of the song id)"
+    sets = StyleSets(train, val, own.get("test", []), policy, held, own_train=len(train))
+    val_ids = {s.song_id for s in val}
+    for other in POOLS.get(style, ()):
+        theirs, _, _ = hold_out(songs[other].get("train", []), songs[other].get("validation", []), min_songs)
+        theirs = [s for s in theirs if s.song_id not in val_ids]
+        sets.train = sets.train + theirs
+        sets.pooled[other] = len(theirs)
+        sets.policy += f"; trains on {len(theirs)} {other} training files too"
+    return sets
+
+
+def hours_of(hours: Hours, style: str, songs: list[TrainSong]) -> float:
+    """Hours of the songs' loops (each song id counted once, under the style it was labelled)."""
+    ids = {s.song_id for s in songs}
+    return sum(v for (st, sid), v in hours.items() if sid in ids and (st == style or st in POOLS.get(style, ())))
+
+
+def style_songs(cache: Path) -> tuple[Labelled, Hours]:
+    """Every genre-labelled song of the cache, by style and split, and hours per style and song.
 
     Reads only the shards (and rows) that hold labelled songs."""
     try:
@@ -51,7 +122,7 @@ def style_songs(cache: Path) -> tuple[Labelled, dict[str, dict[str, float]]]:
     except (OSError, ValueError) as exc:
         raise ValueError(f"no built dataset in {cache}: run `livedrum train` (or its build) first") from exc
     songs: Labelled = {s: {} for s in STYLES}
-    hours: dict[str, dict[str, float]] = {s: {} for s in STYLES}
+    seconds: Hours = {}  # in seconds until the return
     for split, names in manifest["shards"].items():
         for name in names:
             with np.load(cache / split / name) as shard:
@@ -73,32 +144,34 @@ def style_songs(cache: Path) -> tuple[Labelled, dict[str, dict[str, float]]]:
                 )
                 song = train_song(str(data["song_id"][i]), str(data["collection"][i]), arrays)
                 songs[genre].setdefault(split, []).append(song)
-                hours[genre][split] = hours[genre].get(split, 0.0) + float(data["seconds"][i]) / 3600
-    return songs, hours
+                key = (genre, song.song_id)
+                seconds[key] = seconds.get(key, 0.0) + float(data["seconds"][i])
+    return songs, {k: v / 3600 for k, v in seconds.items()}
 
 
-def data_table(songs: Labelled, hours: dict[str, dict[str, float]]) -> str:
-    """Markdown: files and hours per style and split, and whether the style can be tuned."""
-    lines = ["| style | train files | train h | validation files | validation h | test files | tuned |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+def data_table(songs: Labelled, hours: Hours) -> str:
+    """Markdown: files and hours per style and set (after hold-out and pooling), and whether the
+    style can be tuned."""
+    lines = ["| style | train files | train h | validation files | validation h | test files | validation set "
+             "| tuned |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for style in STYLES:
-        n = {sp: len(songs[style].get(sp, [])) for sp in ("train", "validation", "test")}
-        h, tuned = hours[style], "yes" if enough(songs, style) else "no: " + why_not(songs, style)
-        lines.append(f"| {style} | {n['train']} | {h.get('train', 0):.2f} | {n['validation']} | "
-                     f"{h.get('validation', 0):.2f} | {n['test']} | {tuned} |")
+        sets = style_sets(songs, style)
+        train = f"{sets.own_train}" + "".join(f" + {n} {o}" for o, n in sets.pooled.items())
+        tuned = "yes" if enough(sets) else "no: " + why_not(sets)
+        lines.append(f"| {style} | {train} | {hours_of(hours, style, sets.train):.2f} | {len(sets.validation)} | "
+                     f"{hours_of(hours, style, sets.validation):.2f} | {len(sets.test)} | {sets.policy} | {tuned} |")
     return "\n".join(lines)
 
 
-def enough(songs: Labelled, style: str) -> bool:
-    return not why_not(songs, style)
+def enough(sets: StyleSets) -> bool:
+    return not why_not(sets)
 
 
-def why_not(songs: Labelled, style: str) -> str:
-    n_train, n_val = len(songs[style].get("train", [])), len(songs[style].get("validation", []))
-    if n_val < MIN_VAL_FILES:
+def why_not(sets: StyleSets) -> str:
+    if len(sets.validation) < MIN_VAL_FILES:
         return "no validation song"
-    if n_train < MIN_TRAIN_FILES:
-        return f"{n_train} training files (< {MIN_TRAIN_FILES})"
+    if len(sets.train) < MIN_TRAIN_FILES:
+        return f"{len(sets.train)} training files (< {MIN_TRAIN_FILES})"
     return ""
 
 
@@ -226,12 +299,13 @@ def plot_f1(summary: dict[str, dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [s for s in STYLES if s in summary]
+    names = [s for s in STYLES if s in summary and summary[s].get("weights") != "base"]
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(8, 3.6))
     ax.bar(x - 0.2, [summary[s]["f1_base"] for s in names], 0.4, label="base weights")
     ax.bar(x + 0.2, [summary[s]["f1"] for s in names], 0.4, label="fine-tuned for the style")
-    ax.set_xticks(x, [f"{s}\n({summary[s]['validation_files']} songs)" for s in names])
+    songs = [summary[s].get("validation_songs", summary[s]["validation_files"]) for s in names]
+    ax.set_xticks(x, [f"{s}\n({n} songs)" for s, n in zip(names, songs)])
     ax.set_ylabel("hit F1 (kick/snare/hi-hat)"), ax.legend(loc="lower right")
     ax.set_title("livedrum eval F1 on each style's validation songs")
     fig.tight_layout()
@@ -280,21 +354,36 @@ def _run(args: argparse.Namespace) -> int:
     sampling = base_sampling(ckpt)
     results = {}
     for style in STYLES if args.style == "all" else (args.style,):
-        if not enough(songs, style):
-            print(f"{style}: not tuned ({why_not(songs, style)}); its preset plays the base weights", flush=True)
+        sets = style_sets(songs, style)
+        if not enough(sets):
+            print(f"{style}: not tuned ({why_not(sets)}); its preset plays the base weights", flush=True)
             (out / f"{style}.pt").unlink(missing_ok=True)
             continue
-        train, val = songs[style]["train"], songs[style]["validation"]
-        print(f"{style}: tuning on {len(train)} files, validating on {len(val)}", flush=True)
-        tuned, history, lr = None, [], 0.0
+        train, val, test = sets.train, sets.validation, sets.test
+        print(f"{style}: tuning on {len(train)} files, validating on {len(val)} ({sets.policy})", flush=True)
+        tuned, history, lr, tried = None, [], 0.0, []
         for rate in rates:  # the learning rate is chosen on validation, like the epoch
             net, hist = tune(base, train, val, args.seconds, rate, sampling, args.seed)
+            tried += [{**row, "lr": rate} for row in hist[1:]]
             if tuned is None or _key(best_row(hist)) > _key(best_row(history)):
                 tuned, history, lr = net, hist, rate
         best = best_row(history)
+        record = {"train_files": len(train), "validation_files": len(val),
+                  "validation_songs": len({s.song_id for s in val}), "validation_policy": sets.policy,
+                  "held_out": sets.held_out, "pooled": sets.pooled,
+                  "train_hours": round(hours_of(hours, style, train), 3), "test_files": len(test)}
         if best["epoch"] == 0:  # tuning did not beat the base on validation: no file
+            top = best_row(tried) if tried else None  # recorded, so the outcome is in the summary
+            results[style] = {"weights": "base", **record, "f1_base": best["live_f1"],
+                              "density_base": song_f1(base, val, sampling)["density"],
+                              "test_f1_base": song_f1(base, test, sampling)["f1"] if test else None,
+                              "f1_best_tuned": top["live_f1"] if top else None,
+                              "best_tuned_lr": top["lr"] if top else None,
+                              "best_tuned_epoch": top["epoch"] if top else None,
+                              "seconds": args.seconds, "seed": args.seed}
             print(f"{style}: not written: no epoch played the validation songs better than the base weights "
-                  f"(F1 {best['live_f1']:.3f}); its preset plays the base weights", flush=True)
+                  f"(F1 {best['live_f1']:.3f}, best tuned epoch {top['live_f1'] if top else float('nan'):.3f}); "
+                  "its preset plays the base weights", flush=True)
             (out / f"{style}.pt").unlink(missing_ok=True)
             continue
         shift = calibrate_shift(tuned, train, sampling)  # density matched on the training loops ...
@@ -305,17 +394,18 @@ def _run(args: argparse.Namespace) -> int:
         base_shift = calibrate_shift(base, train, sampling)  # ablation: the base, its density matched only
         before, after = song_f1(base, val, sampling), song_f1(tuned, val, sampling)
         only_shift = song_f1(shifted(base, base_shift), val, sampling)
-        test = songs[style].get("test", [])  # never used to choose anything: the honest figure
+        # the test split is never used to choose anything: the honest figure
         test_before, test_after = (song_f1(base, test, sampling), song_f1(tuned, test, sampling)) if test else ({}, {})
         metrics = {"train_files": len(train), "validation_files": len(val),
-                   "train_hours": round(hours[style].get("train", 0.0), 3), "best_epoch": best["epoch"],
+                   "train_hours": record["train_hours"], "best_epoch": best["epoch"],
                    "epochs": history[-1]["epoch"], "val_hit_base": history[0]["val_hit"],
                    "val_hit": best["val_hit"], "val_step_f1_base": history[0]["val_step_f1"],
                    "val_step_f1": best["val_step_f1"], "f1_base": before["f1"], "f1": after["f1"],
                    "density_base": before["density"], "density": after["density"], "shift": shift,
                    "f1_base_shifted": only_shift["f1"], "base_shift": base_shift, "test_files": len(test),
                    "test_f1_base": test_before.get("f1"), "test_f1": test_after.get("f1"),
-                   "seconds": args.seconds, "lr": lr, "seed": args.seed}
+                   "seconds": args.seconds, "lr": lr, "seed": args.seed,
+                   **{k: record[k] for k in ("validation_songs", "validation_policy", "held_out", "pooled")}}
         save_style(out / f"{style}.pt", style, base, tuned, metrics)
         results[style] = metrics
         print(f"{style}: wrote {out / f'{style}.pt'} (lr {lr:g}): live F1 {before['f1']:.3f} -> {after['f1']:.3f}, "
@@ -326,7 +416,9 @@ def _run(args: argparse.Namespace) -> int:
     if results:
         summary = out / "summary.json"
         old = json.loads(summary.read_text()) if summary.is_file() else {}
-        merged = {k: v for k, v in {**old, **results}.items() if (out / f"{k}.pt").is_file()}
+        # a tuned entry lives as long as its file; a "weights": "base" one records a style left untuned
+        merged = {k: v for k, v in {**old, **results}.items()
+                  if (out / f"{k}.pt").is_file() != (v.get("weights") == "base")}
         summary.write_text(json.dumps(merged, indent=1) + "\n")
         plot_f1(merged, out / "f1.png")
     return 0

@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 import torch
 
+from livedrum.batches import TrainSong
 from livedrum.checkpoint import load_model
 from livedrum.cli import default_model_path, main
 from livedrum.engine import Engine
 from livedrum.midifile import load_song
 from livedrum.perform import perform, song_grid
 from livedrum.sampler import Sampling
+from livedrum.style_tune import enough, hold_out, holdout_order, style_sets
 from livedrum.styles import STYLES, TUNED, StyleBank, genre_of, playing_stats, style_dir
 from tests.conftest import write_band_song
 
@@ -136,7 +138,7 @@ def test_live_switch_swaps_weights_at_the_bar_line_and_keeps_the_encoder_state()
 
     net, ckpt = load_model(SHIPPED)
     engine = Engine(net, Sampling(complexity=0.0, bias=1.8, groove="rock", humanize=0.0))
-    engine.styles = StyleBank.load(net, STYLE_DIR)
+    engine.styles = StyleBank.load(net, STYLE_DIR, [s for s in STYLES if s != "blues"])  # blues: base weights
     now = [0.0]
     drummer = Drummer(engine, RunConfig(bpm=120.0, mode="lead"), Scheduler(lambda m: None),
                       clock_source=lambda: now[0])
@@ -150,7 +152,7 @@ def test_live_switch_swaps_weights_at_the_bar_line_and_keeps_the_encoder_state()
             drummer.step(b)
 
     beats(2)
-    style = TUNED_STYLES[-1]
+    style = next(s for s in reversed(TUNED_STYLES) if s != "blues")
     head = dict(net.named_parameters())["decoder.head.weight"]
     before = head.detach().clone()
     controller.preset(style)
@@ -161,10 +163,9 @@ def test_live_switch_swaps_weights_at_the_bar_line_and_keeps_the_encoder_state()
     assert drummer.preset == style and engine.styles.current == style
     assert not torch.equal(head, before)
     assert engine.state is not state and engine.state[0].abs().sum() > 0  # heard on, never reset
-    controller.preset("blues" if "blues" not in TUNED_STYLES else "rock")
-    beats(4)
-    if "blues" not in TUNED_STYLES:  # no blues weights: back to the base's
-        assert torch.equal(head, engine.styles.base["decoder.head.weight"])
+    controller.preset("blues")
+    beats(4)  # a preset without weights in the bank: back to the base's
+    assert torch.equal(head, engine.styles.base["decoder.head.weight"])
 
 
 def _model_with_styles(tmp_path: Path, files: dict[str, bytes | Path]) -> Path:
@@ -211,3 +212,73 @@ def test_a_preset_without_style_weights_says_so_and_plays_the_base(tmp_path: Pat
                  "--preset", missing]) == 0
     err = [line for line in capsys.readouterr().err.splitlines() if "style weights" in line]
     assert len(err) == 1 and f"preset {missing}: no style weights" in err[0]
+
+
+# ---- validation sets for styles with few validation songs (style_tune.hold_out) ------------------
+
+def _loop(song_id: str) -> TrainSong:
+    """A labelled loop as the tuner sees it; hold-out and pooling look at the song id only."""
+    return TrainSong(song_id, "casio", None, np.zeros((0, 1)))  # type: ignore[arg-type]
+
+
+def _ids(songs: list[TrainSong]) -> set[str]:
+    return {s.song_id for s in songs}
+
+
+def test_hold_out_makes_up_validation_from_whole_training_songs_never_trained_on() -> None:
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n_train, n_val = int(rng.integers(0, 12)), int(rng.integers(0, 5))
+        # song i has 1 to 3 files (alternative transcriptions share the song id)
+        train = [_loop(f"t{trial}/{i}") for i in range(n_train) for _ in range(int(rng.integers(1, 4)))]
+        val = [_loop(f"v{trial}/{i}") for i in range(n_val)]
+        kept, made, held = hold_out(train, val, min_songs=3)
+        assert not _ids(kept) & _ids(made)  # a held-out song is never trained on, not one of its files
+        assert sorted(map(id, kept + made)) == sorted(map(id, train + val))  # every file on exactly one side
+        assert all(s in made for s in val)  # the project's validation songs stay validation songs
+        assert set(held) == _ids(made) - _ids(val)
+        if n_val >= 3:
+            assert not held
+        else:  # made up to 3 songs, or as many as there are
+            assert len(_ids(made)) == min(3, n_val + len(_ids(train)))
+
+
+def test_hold_out_keeps_the_alternative_files_of_a_song_together() -> None:
+    train = [_loop(f"yamaha-styles/song{i}") for i in range(10) for _ in range(3)]  # 3 files per song
+    kept, made, held = hold_out(train, [], min_songs=3)
+    assert len(held) == 3 and len(made) == 9 and len(kept) == 21
+    for sid in held:
+        assert sum(s.song_id == sid for s in made) == 3
+
+
+def test_hold_out_is_the_same_whatever_order_the_files_come_in() -> None:
+    train = [_loop(f"casio/styles/{name}") for name in ("hiphop", "urban", "triphop", "garage1", "garage2",
+                                                        "ushiphop", "newrb", "classichiphop")]
+    first = hold_out(train, [_loop("casio/styles/hiphoppop")], min_songs=3)[2]
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        order = [train[i] for i in rng.permutation(len(train))]
+        assert hold_out(order, [_loop("casio/styles/hiphoppop")], min_songs=3)[2] == first
+    assert holdout_order([s.song_id for s in train]) == holdout_order([s.song_id for s in reversed(train)])
+    assert len(first) == 2
+
+
+def test_style_sets_leave_the_test_split_and_full_validation_sets_alone() -> None:
+    songs = {s: {} for s in STYLES}
+    songs["rock"] = {"train": [_loop(f"r{i}") for i in range(10)], "validation": [_loop(f"rv{i}") for i in range(3)],
+                     "test": [_loop("rt")]}
+    sets = style_sets(songs, "rock")
+    assert sets.train == songs["rock"]["train"] and sets.validation == songs["rock"]["validation"]
+    assert sets.test == songs["rock"]["test"] and not sets.held_out and sets.policy.startswith("project split")
+
+
+def test_a_pooled_style_never_trains_on_its_own_or_the_pools_validation_or_test_songs() -> None:
+    songs = {s: {} for s in STYLES}
+    songs["blues"] = {"train": [_loop(f"b{i}") for i in range(5)], "test": [_loop("bt")]}
+    songs["shuffle"] = {"train": [_loop(f"s{i}") for i in range(14)] + [_loop("s0")], "test": [_loop("st")]}
+    blues, shuffle = style_sets(songs, "blues"), style_sets(songs, "shuffle")
+    assert len(_ids(blues.validation)) == 3 and _ids(blues.validation) <= {f"b{i}" for i in range(5)}
+    assert not _ids(blues.train) & (_ids(blues.validation) | _ids(shuffle.validation) | {"bt", "st"})
+    assert _ids(blues.train) == (_ids(songs["blues"]["train"]) - _ids(blues.validation)) | _ids(shuffle.train)
+    assert blues.pooled == {"shuffle": len(shuffle.train)} and "held out" in blues.policy
+    assert enough(blues) and enough(shuffle)
