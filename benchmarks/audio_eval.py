@@ -7,8 +7,10 @@ IN.wav`). The audio run's drums are moved back onto the MIDI's beat timeline by 
 metrics, beside the two baselines of `livedrum eval`. Diagnostic rows separate the beat grid from
 the features: the audio features on the TRUE beat grid, and on the tracked grid with the true bar
 phase (an oracle downbeat). Baselines can also be driven by the audio alone (`audio grid` rows).
+`--thesis-wav PATH` adds the seed thesis' WAV network (`livedrum train --model thesis-wav`), which
+hears the same rendered audio: one drum event per onset of livedrum's detector.
 
-    nice python benchmarks/audio_eval.py --songs 24 [--json out.json] [--model PATH]
+    nice python benchmarks/audio_eval.py --songs 24 [--json out.json] [--model PATH] [--thesis-wav PATH]
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from livedrum.audio.rendered import MAX_SECONDS, MIN_DRUM_NOTES, render_band
 from livedrum.audio.tempo import beat_f_measure
 from livedrum.baselines import BASS_PITCH, fixed_rock_beat, onset_mirror
 from livedrum.batches import bar_lengths_of
-from livedrum.commands import make_drummer, read_sources, spread
+from livedrum.commands import load_thesis, make_drummer, read_sources, spread
 from livedrum.corpus import data_root, default_paths, discover, split_of
 from livedrum.evaluate import MIN_DRUM_HITS, Report, SongRow, without_drums
 from livedrum.features import positions_for
@@ -44,6 +46,7 @@ MIDI, AUDIO = "livedrum MIDI", "livedrum audio"
 TRUE_GRID, TRUE_BARS = "audio, true beats", "audio, true bar phase"
 ROCK, MIRROR = "fixed rock beat", "onset mirror"
 ROCK_AUDIO, MIRROR_AUDIO = "rock beat, audio grid", "onset mirror, audio"
+THESIS_WAV = "thesis-wav net, audio"
 DRUMMERS = (MIDI, AUDIO, TRUE_GRID, TRUE_BARS, ROCK, MIRROR, ROCK_AUDIO, MIRROR_AUDIO)
 GRID_OFF_F = 0.5  # a tracked grid with a beat F-measure below this is "off"
 
@@ -139,7 +142,8 @@ def grid_report(grid: AudioGrid, song: Song) -> dict:
             "pickup": grid.pickup, "true_pickup": truth, "bar_phase_ok": grid.pickup == truth}
 
 
-def run_song(label: str, blob: bytes, song: Song, drummer, cache: Path) -> tuple[dict[str, Notes], dict]:  # noqa: ANN001
+def run_song(label: str, blob: bytes, song: Song, drummer, cache: Path,  # noqa: ANN001
+             thesis_wav=None) -> tuple[dict[str, Notes], dict]:  # noqa: ANN001
     wav = render_band(blob, cache)
     bare = without_drums(song)
     grid = audio_grid(wav)
@@ -157,6 +161,9 @@ def run_song(label: str, blob: bytes, song: Song, drummer, cache: Path) -> tuple
     heard = audio_song(grid)
     played[ROCK_AUDIO] = to_song_beats(fixed_rock_beat(heard), timeline, song)
     played[MIRROR_AUDIO] = to_song_beats(onset_mirror(heard), timeline, song)
+    if thesis_wav is not None:  # hits timed in seconds of the audio: the song's beats at those times
+        hits = thesis_wav.play(wav, [o.time for o in grid.analyzer.onsets])
+        played[THESIS_WAV] = replace(hits, start=beat_of(song, hits.start), end=beat_of(song, hits.end))
     return played, info
 
 
@@ -167,12 +174,12 @@ def fmt(value: float | None, width: int = 7) -> str:
 def table(report: Report, grids: list[dict]) -> str:
     means = report.means()
     midi = means[MIDI].mean_f1
-    width = max(len(n) for n in DRUMMERS)
+    width = max(len(n) for n in report.drummers)
     head = f"{'drummer':<{width}} songs {'F1':>7}" + "".join(f" {c:>7}" for c in CLASS_NAMES)
     head += f" {'overlap':>7} {'density':>7} {'/MIDI':>7}"
     lines = [f"{len(report.songs)} validation songs rendered to audio (drums removed); hit F1 at +-1/8 beat",
              head, "-" * len(head)]
-    for name in DRUMMERS:
+    for name in report.drummers:
         m = means[name]
         ratio = None if m.mean_f1 is None or not midi else m.mean_f1 / midi
         lines.append(f"{name:<{width}} {m.songs:>5} {fmt(m.mean_f1)}" + "".join(f" {fmt(m.f1[c])}" for c in CLASS_NAMES)
@@ -202,12 +209,14 @@ def main() -> int:
     ap.add_argument("--cache", default=str(REPO / "cache" / "audio-validation"), help="rendered songs (cached)")
     ap.add_argument("--model", default=None, help="model file (default: the shipped one)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--thesis-wav", default=None, metavar="PATH", help="also the thesis' WAV network (a checkpoint)")
     ap.add_argument("--json", default=None, metavar="FILE", help="also write per-song rows and means as JSON")
     args = ap.parse_args()
     drummer = make_drummer(argparse.Namespace(
         model=args.model, complexity=None, seed=args.seed, kit_off="", humanize=0.5, preset=None, device="cpu",
         swing=None, intensity=None))
-    report = Report(drummers=list(DRUMMERS), baselines=[ROCK, MIRROR])
+    thesis_wav = None if args.thesis_wav is None else load_thesis(args.thesis_wav, "cpu", 1.0, args.seed, wav=True)
+    report = Report(drummers=list(DRUMMERS) + ([THESIS_WAV] if thesis_wav else []), baselines=[ROCK, MIRROR])
     grids: list[dict] = []
     t0 = time.perf_counter()
     songs = pick_songs(args.songs, args.data)
@@ -216,7 +225,7 @@ def main() -> int:
         return 1
     for label, blob, song in songs:
         try:
-            played, info = run_song(label, blob, song, drummer, Path(args.cache))
+            played, info = run_song(label, blob, song, drummer, Path(args.cache), thesis_wav)
         except (ValueError, OSError) as exc:
             print(f"skipped {label}: {exc}", file=sys.stderr)
             continue
@@ -225,8 +234,9 @@ def main() -> int:
         for name, notes in played.items():
             report.rows.append(SongRow(label, name, score_song(song.drums, notes, song.time_signatures)))
         f1 = {r.drummer: r.scores.mean_f1 for r in report.rows if r.song == label}
+        wav_f1 = f" thesis-wav {fmt(f1[THESIS_WAV], 5)}" if THESIS_WAV in f1 else ""
         print(f"{label[-48:]:48s} MIDI {fmt(f1[MIDI], 5)} audio {fmt(f1[AUDIO], 5)} true-grid {fmt(f1[TRUE_GRID], 5)} "
-              f"rock {fmt(f1[ROCK], 5)} | beat F {info['beat_f']:.2f} period x{info['period_ratio']:.2f} "
+              f"rock {fmt(f1[ROCK], 5)}{wav_f1} | beat F {info['beat_f']:.2f} period x{info['period_ratio']:.2f} "
               f"bars {'ok' if info['bar_phase_ok'] else 'off'} ({time.perf_counter() - t0:.0f} s)", flush=True)
     print()
     print(table(report, grids))

@@ -50,10 +50,11 @@ def read_checkpoint(path: Path | str) -> dict:
 
 
 def model_kind(path: Path | str) -> str:
-    """"drumnet" for our models, "thesis" for the seed thesis' network; ValueError otherwise."""
+    """"drumnet" for our models, "thesis" and "thesis-wav" for the seed thesis' MIDI and WAV networks;
+    ValueError otherwise."""
     ckpt = _load_dict(path)
-    if isinstance(ckpt, dict) and ckpt.get("kind") == "thesis":
-        return "thesis"
+    if isinstance(ckpt, dict) and ckpt.get("kind") in ("thesis", "thesis-wav"):
+        return str(ckpt["kind"])
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
         return "drumnet"
     raise ValueError(f"not a livedrum model file: {path}")

@@ -19,12 +19,14 @@ EXAMPLES = {
   livedrum accompany song.mid -o busy.mid --complexity 0.9 --seed 7
   livedrum accompany song.mid -o no-hats.mid --kit-off hihat,cymbals --keep-drums
   livedrum accompany band.wav -o drums.mid --render band-with-drums.wav   # a recording: drums aligned to it
+  livedrum accompany band.wav -o drums.mid --model runs/thesis-wav/best.pt  # the thesis' WAV network
   livedrum accompany song.mid -o song-drums.mid --render song-drums.wav  # listen through a SoundFont""",
     "train": """examples:
   livedrum train                                  # shared corpora, default recipe, into runs/default
   livedrum train --out runs/big --epochs 20 --enc-hidden 256 --resume
   torchrun --nproc-per-node 2 -m livedrum train --out runs/ddp   # data-parallel
-  livedrum train --model thesis --out runs/thesis  # the seed thesis' network, as a baseline""",
+  livedrum train --model thesis --out runs/thesis  # the seed thesis' network, as a baseline
+  livedrum train --model thesis-wav --out runs/thesis-wav --wav-songs 160  # its WAV network (needs librosa)""",
     "run": """examples:
   livedrum run                                    # every input port, virtual output port "livedrum"
   livedrum run --in keys --in bass --bpm 96 --record gig.mid

@@ -94,9 +94,12 @@ def make_drummer(args: argparse.Namespace):  # noqa: ANN201
 
         torch.set_num_threads(1)  # one window at a time is latency-bound: threads only add overhead
     path = Path(args.model) if args.model else default_model_path()
-    if model_kind(path) == "thesis":  # the seed thesis' network, as a baseline
-        temperature = 1.0 if args.complexity is None else 0.25 + 0.75 * wanted.complexity  # the thesis' range
-        return without_pieces(load_thesis(path, device, temperature, args.seed), kit_off)
+    kind = model_kind(path)
+    if kind == "thesis-wav":
+        raise ValueError("the thesis-wav network hears recordings only: give `livedrum accompany` a WAV, FLAC ... "
+                         "file (MIDI input and live play need a livedrum or thesis model)")
+    if kind == "thesis":  # the seed thesis' network, as a baseline
+        return without_pieces(load_thesis(path, device, thesis_temperature(args), args.seed), kit_off)
     net, ckpt = load_model(path, device)
     try:  # the model file's calibrated defaults (the user's values were checked above)
         calibrated = ckpt.get("sampling", {})
@@ -115,18 +118,29 @@ def make_drummer(args: argparse.Namespace):  # noqa: ANN201
     return drummer
 
 
-def load_thesis(path: Path | str, device: str = "cpu", temperature: float = 1.0, seed: int = 0):  # noqa: ANN201
-    """The thesis baseline's drummer from its checkpoint; ValueError in one line for a bad file."""
-    from livedrum.thesis import ThesisDrummer
+def thesis_temperature(args: argparse.Namespace) -> float:
+    """--complexity as the thesis networks' sampling temperature: 0.25 .. 1 (the thesis' range), default 1."""
+    return 1.0 if args.complexity is None else 0.25 + 0.75 * check_number("--complexity", args.complexity, 0.0, 1.0)
+
+
+def load_thesis(path: Path | str, device: str = "cpu", temperature: float = 1.0, seed: int = 0,
+                wav: bool = False):  # noqa: ANN201
+    """The thesis baseline's drummer (its MIDI network, or with `wav` its WAV network) from its checkpoint;
+    ValueError in one line for a bad file."""
+    if wav:
+        from livedrum.thesis_wav import ThesisWavDrummer as Drummer
+    else:
+        from livedrum.thesis import ThesisDrummer as Drummer
 
     if not Path(path).is_file():
         raise ValueError(f"model file not found: {path}")
     try:
-        return ThesisDrummer.load(path, device, temperature, seed)
+        return Drummer.load(path, device, temperature, seed)
     except ValueError:
         raise
     except Exception as exc:  # torch and the network raise many types for foreign or damaged files
-        raise ValueError(f"not a usable thesis model file: {path} ({type(exc).__name__})") from exc
+        kind = "thesis-wav" if wav else "thesis"
+        raise ValueError(f"not a usable {kind} model file: {path} ({type(exc).__name__})") from exc
 
 
 def check_number(option: str, value: float, low: float, high: float) -> float:
@@ -139,20 +153,26 @@ def check_number(option: str, value: float, low: float, high: float) -> float:
 def without_pieces(drummer, kit_off: frozenset[str]):  # noqa: ANN001, ANN201
     """A drummer whose notes of the switched-off kit pieces are dropped (for networks that
     cannot mask before sampling, like the thesis baseline)."""
+    if not kit_off:
+        return drummer
+
+    def play(song):  # noqa: ANN001, ANN202
+        return drop_pieces(drummer(song), kit_off)
+
+    return play
+
+
+def drop_pieces(notes, kit_off: frozenset[str]):  # noqa: ANN001, ANN201
+    """The notes without those of the switched-off kit pieces."""
     import numpy as np
 
     from livedrum.vocab import kit_mask, voice_of
 
     if not kit_off:
-        return drummer
+        return notes
     mask = kit_mask(kit_off)
-
-    def play(song):  # noqa: ANN001, ANN202
-        notes = drummer(song)
-        keep = np.array([(v := voice_of(int(p))) is not None and bool(mask[v]) for p in notes.pitch], bool)
-        return notes.take(keep)
-
-    return play
+    keep = np.array([(v := voice_of(int(p))) is not None and bool(mask[v]) for p in notes.pitch], bool)
+    return notes.take(keep)
 
 
 # ---- accompany ---------------------------------------------------------------------------
@@ -218,20 +238,60 @@ def run_accompany_audio(args: argparse.Namespace, source: Path, mix: Path | None
 
     from livedrum.audio.accompany import audio_grid, write_audio_accompaniment
     from livedrum.audio.onsets import ONSET_METHODS
+    from livedrum.checkpoint import model_kind
+    from livedrum.cli import default_model_path
     from livedrum.perform import ModelDrummer
 
     if args.onset_method not in ONSET_METHODS:
         raise ValueError(f"--onset-method {args.onset_method!r}: choose from {', '.join(ONSET_METHODS)}")
     out = output_file(args.output, "-o")
+    if model_kind(Path(args.model) if args.model else default_model_path()) == "thesis-wav":
+        return run_accompany_thesis_wav(args, source, out, mix, t0)
     drummer = make_drummer(args)
     if not isinstance(drummer, ModelDrummer):
-        raise ValueError("the thesis network reads MIDI only: use a livedrum model for audio input")
+        raise ValueError("the thesis network reads MIDI only: use a livedrum or thesis-wav model for audio input")
     grid = audio_grid(source, method=args.onset_method)
     drummer.sampling = drummer.sampling.for_audio()
     drums = drummer.play_grid(grid.grid)
     write_audio_accompaniment(grid, drums, out)
     bpm = 60.0 / float(np.median(np.diff(grid.beat_times[1:]))) if len(grid.beat_times) > 2 else 0.0
     print(f"wrote {args.output}: {len(drums)} drum notes over {grid.grid.n_beats} beats at about {bpm:.0f} BPM "
+          f"({time.perf_counter() - t0:.1f} s)")
+    if mix is not None:
+        from livedrum.render import render_mix
+
+        render_mix(source, out, mix)
+        print(f"wrote {mix}: the recording with the drums through the SoundFont")
+    return 0
+
+
+def run_accompany_thesis_wav(args: argparse.Namespace, source: Path, out: Path, mix: Path | None, t0: float) -> int:
+    """The seed thesis' WAV network on a recording: one drum event per onset, on the audio's tempo map."""
+    from dataclasses import replace
+
+    from livedrum.audio.accompany import audio_grid, write_audio_accompaniment
+    from livedrum.audio.features import BeatTimes
+    from livedrum.cli import default_model_path
+    from livedrum.vocab import kit_mask
+
+    if args.seed < 0:
+        raise ValueError(f"--seed must be 0 or more, got {args.seed}")
+    kit_off = frozenset(p.strip() for p in args.kit_off.split(",") if p.strip())
+    kit_mask(kit_off)  # an unknown piece stops here, before any work
+    device = resolve_device(args.device)
+    if device == "cpu":
+        import torch
+
+        torch.set_num_threads(1)
+    path = Path(args.model) if args.model else default_model_path()
+    drummer = load_thesis(path, device, thesis_temperature(args), args.seed, wav=True)
+    grid = audio_grid(source, method=args.onset_method)
+    onsets = [o.time for o in grid.analyzer.onsets]
+    seconds = drop_pieces(drummer.play(source, onsets), kit_off)
+    timeline = BeatTimes(grid.beat_times)
+    drums = replace(seconds, start=timeline.beat_at(seconds.start), end=timeline.beat_at(seconds.end))
+    write_audio_accompaniment(grid, drums, out)
+    print(f"wrote {args.output}: {len(drums)} drum notes at {len(onsets)} onsets, thesis-wav network "
           f"({time.perf_counter() - t0:.1f} s)")
     if mix is not None:
         from livedrum.render import render_mix
@@ -273,8 +333,14 @@ def add_train(sub: argparse._SubParsersAction, epilog: str) -> None:
     p.add_argument("paths", nargs="*", type=Path,
                    help="MIDI folders or .tar.xz archives (default: the shared corpora)")
     p.add_argument("--data", default=None, help="data root (default: $LIVEDRUM_DATA or ../shared/data)")
-    p.add_argument("--model", default="drumnet", choices=("drumnet", "thesis"),
-                   help="which network: ours, or the seed thesis' baseline")
+    p.add_argument("--model", default="drumnet", choices=("drumnet", "thesis", "thesis-wav"),
+                   help="which network: ours, or the seed thesis' MIDI or WAV baseline")
+    p.add_argument("--wav-songs", type=int, default=200, metavar="N",
+                   help="thesis-wav: training songs rendered to audio (validation: --val-songs, default 24)")
+    p.add_argument("--wav-seconds", type=float, default=60.0, metavar="S",
+                   help="thesis-wav: the first S seconds of each song are rendered")
+    p.add_argument("--wav-cache", default="cache/audio-train", metavar="DIR",
+                   help="thesis-wav: where the rendered songs are kept (reused by the next run)")
     p.add_argument("--workers", type=int, default=None, help="processes for building the dataset")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--calibrate-songs", type=int, default=40,
@@ -295,6 +361,10 @@ def run_train(args: argparse.Namespace) -> int:
         from livedrum.training_jobs import train_thesis_job
 
         return train_thesis_job(args, cfg)
+    if args.model == "thesis-wav":
+        from livedrum.training_jobs import train_thesis_wav_job
+
+        return train_thesis_wav_job(args, cfg)
     from livedrum.train import distributed
 
     rank, _ = distributed()
@@ -315,12 +385,12 @@ def check_train_options(args: argparse.Namespace, cfg) -> None:  # noqa: ANN001
                 "--threads": (cfg.threads, 0), "--enc-hidden": (m.enc_hidden, 1), "--enc-layers": (m.enc_layers, 1),
                 "--dec-hidden": (m.dec_hidden, 1), "--workers": (args.workers or 0, 0),
                 "--calibrate-songs": (args.calibrate_songs, 0), "--selector-templates": (m.selector_templates, 0),
-                "--selector-hidden": (m.selector_hidden, 1)}
+                "--selector-hidden": (m.selector_hidden, 1), "--wav-songs": (args.wav_songs, 1)}
     for option, (value, low) in at_least.items():
         if value < low:
             raise ValueError(f"{option} must be at least {low}, got {value}")
     for option, value in (("--lr", cfg.lr), ("--clip", cfg.clip), ("--hours-cap", cfg.hours_cap),
-                          ("--eval-weight", cfg.eval_weight)):
+                          ("--eval-weight", cfg.eval_weight), ("--wav-seconds", args.wav_seconds)):
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"{option} must be a number above 0, got {value}")
     if not (math.isfinite(cfg.weight_decay) and cfg.weight_decay >= 0):

@@ -101,21 +101,30 @@ class ThesisNet(nn.Module):
         self, inputs: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample one output event per input event: (B, T) drum classes and (B, T) velocities."""
-        B, T, _ = inputs.shape
-        state = self.encode(inputs)
-        prev = inputs.new_zeros(B, 1, OUT_FEATURES)  # the start token: no previous event
-        classes, velocities = [], []
-        for _ in range(T):
-            note_logits, vel_logits, state = self.decode(prev, state)  # (B, 1, 23), (B, 1, 128)
-            note = _sample(note_logits[:, 0], temperature, generator)  # (B,)
-            vel_logits = vel_logits[:, 0].clone()
-            vel_logits[:, 0] = torch.where(note == REST, vel_logits[:, 0], -torch.inf)  # hits are audible
-            vel = _sample(vel_logits, temperature, generator)
-            vel = torch.where(note == REST, torch.zeros_like(vel), vel)
-            classes.append(note)
-            velocities.append(vel)
-            prev = one_hot_outputs(note, vel)[:, None]  # (B, 1, 151)
-        return torch.stack(classes, 1), torch.stack(velocities, 1)
+        return decode_events(self, self.encode(inputs), inputs.shape[1], temperature, generator)
+
+
+@torch.no_grad()
+def decode_events(
+    net: nn.Module, state: tuple[torch.Tensor, torch.Tensor], steps: int, temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The decoder's loop, shared by the thesis' MIDI and WAV networks: from the encoder's state,
+    `steps` events, each fed back as the next input; (B, steps) drum classes and velocities."""
+    B = state[0].shape[1]
+    prev = state[0].new_zeros(B, 1, OUT_FEATURES)  # the start token: no previous event
+    classes, velocities = [], []
+    for _ in range(steps):
+        note_logits, vel_logits, state = net.decode(prev, state)  # (B, 1, 23), (B, 1, 128)
+        note = _sample(note_logits[:, 0], temperature, generator)  # (B,)
+        vel_logits = vel_logits[:, 0].clone()
+        vel_logits[:, 0] = torch.where(note == REST, vel_logits[:, 0], -torch.inf)  # hits are audible
+        vel = _sample(vel_logits, temperature, generator)
+        vel = torch.where(note == REST, torch.zeros_like(vel), vel)
+        classes.append(note)
+        velocities.append(vel)
+        prev = one_hot_outputs(note, vel)[:, None]  # (B, 1, 151)
+    return torch.stack(classes, 1), torch.stack(velocities, 1)
 
 
 def _sample(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:

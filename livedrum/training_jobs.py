@@ -67,3 +67,26 @@ def train_thesis_job(args: argparse.Namespace, cfg: TrainConfig) -> int:
     val_songs = list(load_songs(sources, "validation"))
     train_thesis(train_songs, val_songs, ThesisConfig(epochs=cfg.epochs), Path(cfg.out))
     return 0
+
+
+def train_thesis_wav_job(args: argparse.Namespace, cfg: TrainConfig) -> int:
+    """The seed thesis' WAV network: the openings of training songs rendered to audio, then trained."""
+    from livedrum.corpus import data_root, default_paths
+    from livedrum.thesis_wav import ThesisWavConfig, train_thesis_wav
+    from livedrum.thesis_wav_data import corpus_openings, librosa_module
+
+    librosa_module()  # missing: one line, before any rendering
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    config = ThesisWavConfig(epochs=cfg.epochs, max_batches=cfg.max_batches, seed=cfg.seed, songs=args.wav_songs,
+                             seconds=args.wav_seconds, val_songs=cfg.val_songs or ThesisWavConfig.val_songs)
+    paths = args.paths or default_paths(data_root(args.data))
+    cache = Path(args.wav_cache)
+    train = list(corpus_openings(paths, cache, "train", config.songs, config.seconds))
+    val = list(corpus_openings(paths, cache, "validation", config.val_songs, config.seconds))
+    if not train:
+        raise ValueError("nothing to train on: no training song with band and drums could be rendered")
+    print(f"thesis-wav: {len(train)} training and {len(val)} validation songs rendered "
+          f"(first {config.seconds:g} s each, in {cache})", flush=True)
+    train_thesis_wav(train, val, config, Path(cfg.out))
+    return 0

@@ -55,6 +55,38 @@ def without_drums(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def beat_at_seconds(song: Song, seconds: np.ndarray | float) -> np.ndarray:
+    """The song's beat positions at times in seconds: its tempo map inverted."""
+    starts = np.array([b for b, _ in song.tempos], dtype=np.float64)
+    spb = np.array([us for _, us in song.tempos], dtype=np.float64) / 1e6
+    at = np.asarray(song.seconds_at(starts))
+    seconds = np.asarray(seconds, dtype=np.float64)
+    i = np.clip(np.searchsorted(at, seconds, side="right") - 1, 0, len(starts) - 1)
+    return starts[i] + (seconds - at[i]) / spb[i]
+
+
+def first_seconds(data: bytes, seconds: float) -> bytes:
+    """The MIDI file's bytes cut after `seconds`: later events dropped, notes still sounding ended there
+    (training on audio needs many songs' openings more than a few whole songs)."""
+    song = load_song(data)
+    limit = int(np.ceil(float(beat_at_seconds(song, seconds)) * song.ticks_per_beat))
+    mid = mido.MidiFile(file=io.BytesIO(data), clip=True)
+    for track in mid.tracks:
+        tick, last, kept = 0, 0, []
+        for msg in track:
+            tick += msg.time
+            ends = msg.type == "note_off" or (msg.type == "note_on" and msg.velocity == 0)
+            if tick >= limit and not (ends or msg.type == "end_of_track"):
+                continue
+            at = min(tick, limit)
+            kept.append(msg.copy(time=at - last))
+            last = at
+        track[:] = kept
+    out = io.BytesIO()
+    mid.save(file=out)
+    return out.getvalue()
+
+
 def render_band(data: bytes, cache: Path, rate: int = 44100) -> Path:
     """A MIDI file's bytes rendered without drums, cached by those bytes: the WAV's path."""
     key = hashlib.sha1(data).hexdigest()[:16]
