@@ -81,7 +81,7 @@ def test_hit_probability_rises_with_complexity_for_unlikely_voices(logit, bias, 
     x = torch.full((N_VOICES,), logit, dtype=torch.float64)
     p_lo = hit_probability(x, Sampling(complexity=lo, bias=bias))[0].item()
     p_hi = hit_probability(x, Sampling(complexity=hi, bias=bias))[0].item()
-    assert p_hi >= p_lo - 1e-12
+    assert p_hi >= p_lo - 1e-9  # rounding: hypothesis found a 1e-11 dip for complexities 1e-10 apart
 
 
 def test_hit_probability_is_one_half_at_minus_bias_for_the_default_knob():
