@@ -27,17 +27,15 @@ import numpy as np
 
 from livedrum.audio.accompany import AudioGrid, audio_grid, signatures
 from livedrum.audio.features import BeatTimes, audio_band_features
-from livedrum.audio.rendered import MAX_SECONDS, MIN_DRUM_NOTES, render_band
+from livedrum.audio.rendered import pick_songs, render_band
 from livedrum.audio.tempo import beat_f_measure
 from livedrum.baselines import BASS_PITCH, fixed_rock_beat, onset_mirror
 from livedrum.batches import bar_lengths_of
-from livedrum.commands import load_thesis, make_drummer, read_sources, spread
-from livedrum.corpus import data_root, default_paths, discover, split_of
-from livedrum.evaluate import MIN_DRUM_HITS, Report, SongRow, without_drums
+from livedrum.commands import load_thesis, make_drummer
+from livedrum.evaluate import Report, SongRow, without_drums
 from livedrum.features import positions_for
 from livedrum.grid import STEPS_PER_BEAT, bar_positions
-from livedrum.metrics import CLASS_NAMES, drum_note_count, score_song
-from livedrum.midifile import load_song
+from livedrum.metrics import CLASS_NAMES, score_song
 from livedrum.perform import SongGrid
 from livedrum.song import Notes, Song
 
@@ -49,31 +47,6 @@ ROCK_AUDIO, MIRROR_AUDIO = "rock beat, audio grid", "onset mirror, audio"
 THESIS_WAV = "thesis-wav net, audio"
 DRUMMERS = (MIDI, AUDIO, TRUE_GRID, TRUE_BARS, ROCK, MIRROR, ROCK_AUDIO, MIRROR_AUDIO)
 GRID_OFF_F = 0.5  # a tracked grid with a beat F-measure below this is "off"
-
-
-def pick_songs(n: int, data: str | None) -> list[tuple[str, bytes, Song]]:
-    """Up to n validation songs, one file per song, round-robin over collections (as eval's `spread`)."""
-    sources = [s for s in discover(default_paths(data_root(data))) if split_of(s.song_id) == "validation"]
-    seen: set[str] = set()
-    unique = [s for s in sources if not (s.song_id in seen or seen.add(s.song_id))]
-    by: dict[str, list] = {}
-    for src, blob in read_sources(spread(unique, 4 * n)):
-        if isinstance(blob, OSError):
-            continue
-        try:
-            song = load_song(blob, src.label)
-        except (ValueError, OSError, EOFError):
-            continue
-        if (len(song.drums) < MIN_DRUM_NOTES or drum_note_count(song.drums) < MIN_DRUM_HITS or len(song.band) == 0
-                or float(song.seconds_at(song.length_beats)) > MAX_SECONDS):
-            continue
-        by.setdefault(src.collection, []).append((src.label, blob, song))
-    out: list = []
-    while len(out) < n and any(by.values()):
-        for items in by.values():
-            if items and len(out) < n:
-                out.append(items.pop(0))
-    return sorted(out, key=lambda x: x[0])
 
 
 def beat_of(song: Song, seconds: np.ndarray) -> np.ndarray:
@@ -219,7 +192,7 @@ def main() -> int:
     report = Report(drummers=list(DRUMMERS) + ([THESIS_WAV] if thesis_wav else []), baselines=[ROCK, MIRROR])
     grids: list[dict] = []
     t0 = time.perf_counter()
-    songs = pick_songs(args.songs, args.data)
+    songs = pick_songs(args.songs, args.data, "validation")
     if not songs:
         print("no validation songs found", file=sys.stderr)
         return 1

@@ -1,5 +1,7 @@
 """Beat tracking on validation songs rendered to audio (drums removed): F-measure (+-70 ms) against the
-MIDI's true beats, ours (whole-file, as `accompany`; streaming, as live) side by side with plain aubio.tempo.
+MIDI's true beats, ours (whole-file, as `accompany`; streaming, as live) side by side with plain aubio.tempo;
+how early or late the beats found are; and the bar lines `accompany` puts on its beats, F-measure
+against the MIDI's bar lines.
 
     nice python benchmarks/beat_tracking.py --songs 12
 """
@@ -13,10 +15,11 @@ from pathlib import Path
 import aubio
 import numpy as np
 
-from livedrum.audio.rendered import corpus_audio
+from livedrum.audio.accompany import beat_grid, find_beats
+from livedrum.audio.rendered import AudioSong, pick_songs, render_band
 from livedrum.audio.source import FileSource, analyse_file
-from livedrum.audio.tempo import beat_f_measure, follow_beats, track_beats
-from livedrum.corpus import data_root
+from livedrum.audio.tempo import TOLERANCE_S, beat_f_measure, follow_beats
+from livedrum.grid import bar_positions
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,32 +43,68 @@ def aubio_beats(path: Path, hop: int = 256) -> np.ndarray:
     return np.asarray(beats)
 
 
+def within(ref: np.ndarray, beats: np.ndarray) -> float:
+    """Beat F-measure over the band's span (beats tracked in a silent intro or tail are not scored)."""
+    return beat_f_measure(ref, beats[(beats >= ref[0] - 0.2) & (beats <= ref[-1] + 0.2)])
+
+
+def bar_f_measure(item: AudioSong, beats: np.ndarray, duration: float) -> float:
+    """Bar-line F-measure (+-70 ms) of `accompany`'s grid (bars from the first beat found) against the song's."""
+    band = item.song.band
+    first, last = int(np.floor(band.start.min())), int(np.ceil(band.end.max()))
+    _, beat_in_bar, _ = bar_positions(last + 1, item.song.time_signatures)
+    downbeats = np.arange(first, last + 1)
+    ref = item.song.seconds_at(downbeats[beat_in_bar[downbeats] == 0])
+    times, pickup = beat_grid(beats, duration)
+    est = times[pickup::4]
+    return beat_f_measure(ref, est[(est >= ref[0] - 0.5) & (est <= ref[-1] + 0.5)])
+
+
+def offsets(ref: np.ndarray, beats: np.ndarray) -> np.ndarray:
+    """Signed seconds from each beat found to the nearest true beat, where within the F-measure's window."""
+    beats = beats[(beats >= ref[0] - 0.2) & (beats <= ref[-1] + 0.2)]
+    if len(beats) == 0 or len(ref) < 2:
+        return np.zeros(0)
+    i = np.clip(np.searchsorted(ref, beats), 1, len(ref) - 1)
+    near = np.where(np.abs(ref[i] - beats) < np.abs(ref[i - 1] - beats), ref[i], ref[i - 1])
+    err = beats - near
+    return err[np.abs(err) <= TOLERANCE_S]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--songs", type=int, default=12)
     ap.add_argument("--data", default=None)
     ap.add_argument("--cache", default=str(REPO / "cache" / "audio-validation"))
     args = ap.parse_args()
-    root = data_root(args.data)
-    paths = [root / "midi" / name for name in ("beatles", "freedoom", "casio")]
-    rows = []
-    print(f"{'song':52s} {'ours':>6s} {'ours live':>9s} {'aubio':>6s}")
-    for item in corpus_audio(paths, Path(args.cache), limit=args.songs):
+    rows, errors = [], {"ours": [], "ours live": [], "aubio": []}
+    print(f"{'song':52s} {'ours':>6s} {'ours live':>9s} {'aubio':>6s} {'bars':>6s}")
+    for label, blob, song in pick_songs(args.songs, args.data, "validation"):
+        item = AudioSong(label, song, render_band(blob, Path(args.cache)))
         ref = item.beat_times()
         analyzer = analyse_file(item.audio)
         flux = np.asarray(analyzer.flux)
-        ours = beat_f_measure(ref, track_beats(flux, analyzer.hop_s))
-        live = beat_f_measure(ref, follow_beats(flux, analyzer.hop_s))
-        plain = beat_f_measure(ref, aubio_beats(item.audio))
-        rows.append((ours, live, plain))
-        print(f"{item.label[-52:]:52s} {ours:6.3f} {live:9.3f} {plain:6.3f}", flush=True)
+        found = {"ours": find_beats(analyzer),
+                 "ours live": follow_beats(flux, analyzer.hop_s, analyzer.t0 - analyzer.flux_lag_s),
+                 "aubio": aubio_beats(item.audio)}
+        for name, beats in found.items():
+            errors[name].append(offsets(ref, beats))
+        ours, live, plain = (within(ref, found[k]) for k in ("ours", "ours live", "aubio"))
+        bars = bar_f_measure(item, found["ours"], float(analyzer.times[-1]))
+        rows.append((ours, live, plain, bars))
+        print(f"{item.label[-52:]:52s} {ours:6.3f} {live:9.3f} {plain:6.3f} {bars:6.3f}", flush=True)
     if not rows:
         print("no validation songs found", file=sys.stderr)
         return 1
     mean = np.mean(rows, axis=0)
-    print(f"{'mean over ' + str(len(rows)) + ' songs':52s} {mean[0]:6.3f} {mean[1]:9.3f} {mean[2]:6.3f}")
+    print(f"{'mean over ' + str(len(rows)) + ' songs':52s} {mean[0]:6.3f} {mean[1]:9.3f} {mean[2]:6.3f} "
+          f"{mean[3]:6.3f}")
     print(f"ours - aubio: {100 * (mean[0] - mean[2]):+.1f} points (whole file), "
           f"{100 * (mean[1] - mean[2]):+.1f} points (streaming)")
+    print("beats found, against the nearest true beat (within +-70 ms): median / p10 / p90 ms: " + "; ".join(
+        f"{name} {' / '.join(f'{1000 * q:+.1f}' for q in np.quantile(np.concatenate(e), [0.5, 0.1, 0.9]))}"
+        for name, e in errors.items()))
+    print(f"bar lines of accompany (a bar from the first beat found; no downbeat detection): F {mean[3]:.3f}")
     return 0
 
 

@@ -76,11 +76,17 @@ def beat_grid(beats: np.ndarray, duration: float, beats_per_bar: int = 4) -> tup
     return times, pickup
 
 
+def find_beats(analyzer: Analyzer) -> np.ndarray:
+    """The beats (seconds) of an analysed recording, at its onsets: the flux envelope peaks
+    `flux_lag_s` after them."""
+    return track_beats(np.asarray(analyzer.flux), analyzer.hop_s, analyzer.t0 - analyzer.flux_lag_s)
+
+
 def audio_grid(path: str | Path, hop: int = 256, method: str = "specflux", channel: int | None = None,
                beats_per_bar: int = 4) -> AudioGrid:
     """Analyse a recording and put its band on the beat grid; ValueError when no beat can be found."""
     analyzer = analyse_file(path, hop, method, channel)
-    beats = track_beats(np.asarray(analyzer.flux), analyzer.hop_s, analyzer.t0 - analyzer.flux_lag_s)
+    beats = find_beats(analyzer)
     if len(beats) < MIN_BEATS:
         raise ValueError(f"{Path(path).name}: no steady beat found (too short or too quiet?)")
     duration = analyzer.times[-1]

@@ -125,10 +125,7 @@ def paired_features(audio_path: Path, song) -> tuple[np.ndarray, np.ndarray]:  #
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from livedrum.audio.rendered import MAX_SECONDS, MIN_DRUM_NOTES, render_band
-    from livedrum.commands import read_sources, spread
-    from livedrum.corpus import data_root, default_paths, discover, split_of
-    from livedrum.midifile import load_song
+    from livedrum.audio.rendered import pick_songs, render_band
 
     ap = argparse.ArgumentParser(description="fit the audio feature calibration on rendered training songs")
     ap.add_argument("--songs", type=int, default=40)
@@ -136,24 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", default="cache/audio-train")
     ap.add_argument("-o", "--output", default=str(CALIBRATION_FILE))
     args = ap.parse_args(argv)
-    sources = [s for s in discover(default_paths(data_root(args.data))) if split_of(s.song_id) == "train"]
-    seen: set[str] = set()
-    sources = [s for s in sources if not (s.song_id in seen or seen.add(s.song_id))]
-    by: dict[str, list] = {}
-    for src, blob in read_sources(spread(sources, 4 * args.songs)):
-        try:
-            song = load_song(blob, src.label) if not isinstance(blob, OSError) else None
-        except (ValueError, OSError, EOFError):
-            continue
-        if song is None or len(song.drums) < MIN_DRUM_NOTES or len(song.band) == 0:
-            continue
-        if float(song.seconds_at(song.length_beats)) <= MAX_SECONDS:
-            by.setdefault(src.collection, []).append((src.label, blob, song))
-    picked: list = []
-    while len(picked) < args.songs and any(by.values()):  # round-robin over collections
-        for items in by.values():
-            if items and len(picked) < args.songs:
-                picked.append(items.pop(0))
+    picked = pick_songs(args.songs, args.data, "train")
     audio, midi, labels = [], [], []
     for label, blob, song in picked:
         try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,29 +98,32 @@ def render_band(data: bytes, cache: Path, rate: int = 44100) -> Path:
     return wav
 
 
-def corpus_audio(paths: list[Path], cache: Path, split: str = "validation", limit: int = 10,
-                 rate: int = 44100) -> Iterator[AudioSong]:
-    """Up to `limit` songs of the split with a real drum part, rendered without drums (cached)."""
-    cache.mkdir(parents=True, exist_ok=True)
-    done, seen = 0, set()
-    for source in discover(paths):
-        if done >= limit:
-            return
-        if split_of(source.song_id) != split or source.member is not None or source.song_id in seen:
-            continue  # one version of each song
-        try:
-            data = source.read_bytes()
-            song = load_song(data, source.label)
-        except (ValueError, OSError, EOFError):
-            continue
-        if len(song.drums) < MIN_DRUM_NOTES or len(song.band) == 0:
-            continue
-        if float(song.seconds_at(song.length_beats)) > MAX_SECONDS:
+def pick_songs(n: int, data: str | None = None, split: str = "validation") -> list[tuple[str, bytes, Song]]:
+    """Up to n songs of a split with a real drum part, one file per song, round-robin over collections
+    (as eval's `spread`): (label, MIDI bytes, song), by label."""
+    from livedrum.commands import read_sources, spread
+    from livedrum.corpus import data_root, default_paths
+    from livedrum.evaluate import MIN_DRUM_HITS
+    from livedrum.metrics import drum_note_count
+
+    sources = [s for s in discover(default_paths(data_root(data))) if split_of(s.song_id) == split]
+    seen: set[str] = set()
+    unique = [s for s in sources if not (s.song_id in seen or seen.add(s.song_id))]
+    by: dict[str, list] = {}
+    for src, blob in read_sources(spread(unique, 4 * n)):
+        if isinstance(blob, OSError):
             continue
         try:
-            wav = render_band(data, cache, rate)
+            song = load_song(blob, src.label)
         except (ValueError, OSError, EOFError):
             continue
-        done += 1
-        seen.add(source.song_id)
-        yield AudioSong(source.label, song, wav)
+        if (len(song.drums) < MIN_DRUM_NOTES or drum_note_count(song.drums) < MIN_DRUM_HITS or len(song.band) == 0
+                or float(song.seconds_at(song.length_beats)) > MAX_SECONDS):
+            continue
+        by.setdefault(src.collection, []).append((src.label, blob, song))
+    out: list = []
+    while len(out) < n and any(by.values()):
+        for items in by.values():
+            if items and len(out) < n:
+                out.append(items.pop(0))
+    return sorted(out, key=lambda x: x[0])

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from livedrum.audio.onsets import FLUX_LAG_HOPS
 from livedrum.audio.tempo import BeatFollower
 from livedrum.live.clock import MAX_BPM, MIN_BPM, Grid, check_bpm
 
@@ -37,6 +38,7 @@ class AudioBeatSync:
 
     def __init__(self, hop_s: float, bpm: float, log: Log | None = None) -> None:
         self.tracker = BeatFollower(hop_s, bpm)
+        self.lag_s = FLUX_LAG_HOPS * hop_s  # the envelope peaks this long after the band's onsets
         self.log: Log = log or (lambda event, **fields: None)
         self.snapshot: BeatSnapshot | None = None  # written by the audio worker, read by the loop
         self._override: float | None = None  # a tempo from the loop, for the worker to apply
@@ -46,12 +48,12 @@ class AudioBeatSync:
     # ---- the audio worker's side -----------------------------------------------------------------
 
     def feed(self, times: list[float], flux: list[float]) -> None:
-        """Envelope hops of one block (loop seconds, total flux), on the worker thread."""
+        """Envelope hops of one block (loop seconds of each hop's end, total flux), on the worker thread."""
         override, self._override = self._override, None
         if override is not None:
             self.tracker.set_tempo(override, fixed=True)
         for t, value in zip(times, flux):
-            self.tracker.feed(t, value)
+            self.tracker.feed(t - self.lag_s, value)  # beats on the onsets, not on the envelope's peaks
         s = self.tracker.state
         self.snapshot = BeatSnapshot(s.period_s, s.next_beat, s.confidence, s.locked)
 

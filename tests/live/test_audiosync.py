@@ -65,8 +65,11 @@ def test_the_tracker_finds_the_bands_tempo_and_beats(tmp_path: Path) -> None:
     # from the second half on: the band's tempo, and the next beats it predicts on the true ones (+-70 ms)
     late = [(t, g) for t, g in grids if truth[len(truth) // 2] < t < truth[-2]]
     assert late and all(g is not None and abs(g.bpm - 134.0) < 2.0 for _, g in late), late
-    errors = [np.abs(truth - g.time_of(np.ceil(g.beat_at(t)))).min() for t, g in late]
-    assert np.mean(np.asarray(errors) < 0.07) > 0.8, np.round(errors, 3)
+    predicted = [g.time_of(np.ceil(g.beat_at(t))) for t, g in late]
+    signed = np.asarray([p - truth[np.argmin(np.abs(truth - p))] for p in predicted])
+    assert np.mean(np.abs(signed) < 0.07) > 0.8, np.round(signed, 3)
+    # on the band's onsets, not on the envelope's peaks 3.5 hops later (the drums came 16-18 ms late)
+    assert abs(np.median(signed)) < 0.010, np.round(signed, 3)
 
 
 def test_a_tempo_from_the_musician_overrides_the_tracker(band104) -> None:  # noqa: ANN001
