@@ -20,6 +20,7 @@ import json
 import sys
 import time
 from collections import Counter
+from copy import copy
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -40,12 +41,12 @@ from livedrum.perform import SongGrid
 from livedrum.song import Notes, Song
 
 REPO = Path(__file__).resolve().parent.parent
-MIDI, AUDIO = "livedrum MIDI", "livedrum audio"
+MIDI, AUDIO, AUDIO_SELECTOR = "livedrum MIDI", "livedrum audio", "audio, MIDI's selector"
 TRUE_GRID, TRUE_BARS = "audio, true beats", "audio, true bar phase"
 ROCK, MIRROR = "fixed rock beat", "onset mirror"
 ROCK_AUDIO, MIRROR_AUDIO = "rock beat, audio grid", "onset mirror, audio"
 THESIS_WAV = "thesis-wav net, audio"
-DRUMMERS = (MIDI, AUDIO, TRUE_GRID, TRUE_BARS, ROCK, MIRROR, ROCK_AUDIO, MIRROR_AUDIO)
+DRUMMERS = (MIDI, AUDIO, AUDIO_SELECTOR, TRUE_GRID, TRUE_BARS, ROCK, MIRROR, ROCK_AUDIO, MIRROR_AUDIO)
 GRID_OFF_F = 0.5  # a tracked grid with a beat F-measure below this is "off"
 
 
@@ -121,16 +122,19 @@ def run_song(label: str, blob: bytes, song: Song, drummer, cache: Path,  # noqa:
     bare = without_drums(song)
     grid = audio_grid(wav)
     timeline = BeatTimes(grid.beat_times)
-    played = {MIDI: drummer(bare), AUDIO: to_song_beats(drummer.play_grid(grid.grid), timeline, song),
+    heard = copy(drummer)  # as `accompany IN.wav` plays: the audio sampling (the seed groove, no selector)
+    heard.sampling = drummer.sampling.for_audio()
+    played = {MIDI: drummer(bare), AUDIO: to_song_beats(heard.play_grid(grid.grid), timeline, song),
+              AUDIO_SELECTOR: to_song_beats(drummer.play_grid(grid.grid), timeline, song),
               ROCK: fixed_rock_beat(without_drums(song)), MIRROR: onset_mirror(without_drums(song))}
     n = int(np.ceil(song.length_beats))
-    played[TRUE_GRID] = drummer.play_grid(grid_on(grid, true_beat_times(song, n), song.time_signatures))
+    played[TRUE_GRID] = heard.play_grid(grid_on(grid, true_beat_times(song, n), song.time_signatures))
     info = grid_report(grid, song)
     if info["bar_phase_ok"]:
         played[TRUE_BARS] = played[AUDIO]
     else:
         fixed = grid_on(grid, grid.beat_times, signatures(info["true_pickup"]))
-        played[TRUE_BARS] = to_song_beats(drummer.play_grid(fixed), timeline, song)
+        played[TRUE_BARS] = to_song_beats(heard.play_grid(fixed), timeline, song)
     heard = audio_song(grid)
     played[ROCK_AUDIO] = to_song_beats(fixed_rock_beat(heard), timeline, song)
     played[MIRROR_AUDIO] = to_song_beats(onset_mirror(heard), timeline, song)
