@@ -154,7 +154,7 @@ def table(report: Report, grids: list[dict]) -> str:
     width = max(len(n) for n in report.drummers)
     head = f"{'drummer':<{width}} songs {'F1':>7}" + "".join(f" {c:>7}" for c in CLASS_NAMES)
     head += f" {'overlap':>7} {'density':>7} {'/MIDI':>7}"
-    lines = [f"{len(report.songs)} validation songs rendered to audio (drums removed); hit F1 at +-1/8 beat",
+    lines = [f"{len(report.songs)} songs rendered to audio (drums removed); hit F1 at +-1/8 beat",
              head, "-" * len(head)]
     for name in report.drummers:
         m = means[name]
@@ -183,7 +183,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--songs", type=int, default=24)
     ap.add_argument("--data", default=None, help="data root (default: $LIVEDRUM_DATA or ../shared/data)")
-    ap.add_argument("--cache", default=str(REPO / "cache" / "audio-validation"), help="rendered songs (cached)")
+    ap.add_argument("--cache", default=None, help="rendered songs (cached; default cache/audio-SPLIT)")
+    ap.add_argument("--split", default="validation", choices=("train", "validation", "test"),
+                    help="songs of this split (tune on train, report on validation)")
     ap.add_argument("--model", default=None, help="model file (default: the shipped one)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--thesis-wav", default=None, metavar="PATH", help="also the thesis' WAV network (a checkpoint)")
@@ -196,13 +198,14 @@ def main() -> int:
     report = Report(drummers=list(DRUMMERS) + ([THESIS_WAV] if thesis_wav else []), baselines=[ROCK, MIRROR])
     grids: list[dict] = []
     t0 = time.perf_counter()
-    songs = pick_songs(args.songs, args.data, "validation")
+    songs = pick_songs(args.songs, args.data, args.split)
     if not songs:
         print("no validation songs found", file=sys.stderr)
         return 1
+    cache = Path(args.cache) if args.cache else REPO / "cache" / f"audio-{args.split}"
     for label, blob, song in songs:
         try:
-            played, info = run_song(label, blob, song, drummer, Path(args.cache), thesis_wav)
+            played, info = run_song(label, blob, song, drummer, cache, thesis_wav)
         except (ValueError, OSError) as exc:
             print(f"skipped {label}: {exc}", file=sys.stderr)
             continue
