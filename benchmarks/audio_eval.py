@@ -122,19 +122,19 @@ def run_song(label: str, blob: bytes, song: Song, drummer, cache: Path,  # noqa:
     bare = without_drums(song)
     grid = audio_grid(wav)
     timeline = BeatTimes(grid.beat_times)
-    heard = copy(drummer)  # as `accompany IN.wav` plays: the audio sampling (the seed groove, no selector)
-    heard.sampling = drummer.sampling.for_audio()
-    played = {MIDI: drummer(bare), AUDIO: to_song_beats(heard.play_grid(grid.grid), timeline, song),
+    as_accompany = copy(drummer)  # as `accompany IN.wav` plays: the audio sampling (the seed groove, no selector)
+    as_accompany.sampling = drummer.sampling.for_audio()
+    played = {MIDI: drummer(bare), AUDIO: to_song_beats(as_accompany.play_grid(grid.grid), timeline, song),
               AUDIO_SELECTOR: to_song_beats(drummer.play_grid(grid.grid), timeline, song),
-              ROCK: fixed_rock_beat(without_drums(song)), MIRROR: onset_mirror(without_drums(song))}
+              ROCK: fixed_rock_beat(bare), MIRROR: onset_mirror(bare)}
     n = int(np.ceil(song.length_beats))
-    played[TRUE_GRID] = heard.play_grid(grid_on(grid, true_beat_times(song, n), song.time_signatures))
+    played[TRUE_GRID] = as_accompany.play_grid(grid_on(grid, true_beat_times(song, n), song.time_signatures))
     info = grid_report(grid, song)
     if info["bar_phase_ok"]:
         played[TRUE_BARS] = played[AUDIO]
     else:
         fixed = grid_on(grid, grid.beat_times, signatures(info["true_pickup"]))
-        played[TRUE_BARS] = to_song_beats(heard.play_grid(fixed), timeline, song)
+        played[TRUE_BARS] = to_song_beats(as_accompany.play_grid(fixed), timeline, song)
     heard = audio_song(grid)
     played[ROCK_AUDIO] = to_song_beats(fixed_rock_beat(heard), timeline, song)
     played[MIRROR_AUDIO] = to_song_beats(onset_mirror(heard), timeline, song)
@@ -200,7 +200,7 @@ def main() -> int:
     t0 = time.perf_counter()
     songs = pick_songs(args.songs, args.data, args.split)
     if not songs:
-        print("no validation songs found", file=sys.stderr)
+        print(f"no {args.split} songs found", file=sys.stderr)
         return 1
     cache = Path(args.cache) if args.cache else REPO / "cache" / f"audio-{args.split}"
     for label, blob, song in songs:

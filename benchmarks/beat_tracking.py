@@ -43,9 +43,14 @@ def aubio_beats(path: Path, hop: int = 256) -> np.ndarray:
     return np.asarray(beats)
 
 
+def in_span(ref: np.ndarray, beats: np.ndarray) -> np.ndarray:
+    """The beats found within the band's span (beats tracked in a silent intro or tail are not scored)."""
+    return beats[(beats >= ref[0] - 0.2) & (beats <= ref[-1] + 0.2)]
+
+
 def within(ref: np.ndarray, beats: np.ndarray) -> float:
-    """Beat F-measure over the band's span (beats tracked in a silent intro or tail are not scored)."""
-    return beat_f_measure(ref, beats[(beats >= ref[0] - 0.2) & (beats <= ref[-1] + 0.2)])
+    """Beat F-measure over the band's span."""
+    return beat_f_measure(ref, in_span(ref, beats))
 
 
 def bar_f_measure(item: AudioSong, beats: np.ndarray, duration: float) -> float:
@@ -62,7 +67,7 @@ def bar_f_measure(item: AudioSong, beats: np.ndarray, duration: float) -> float:
 
 def offsets(ref: np.ndarray, beats: np.ndarray) -> np.ndarray:
     """Signed seconds from each beat found to the nearest true beat, where within the F-measure's window."""
-    beats = beats[(beats >= ref[0] - 0.2) & (beats <= ref[-1] + 0.2)]
+    beats = in_span(ref, beats)
     if len(beats) == 0 or len(ref) < 2:
         return np.zeros(0)
     i = np.clip(np.searchsorted(ref, beats), 1, len(ref) - 1)
