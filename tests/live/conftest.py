@@ -14,6 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.live.jack_registry import TEST_PREFIX, reclaim_dead_servers
+
 # JACK servers running side by side on one machine fail about one client open in four while their
 # clients come and go at the same time (jackd 1.9.21, its own jack_lsp too); an idle one is harmless.
 # So test sessions running at once (several checkouts, pytest-xdist) take turns, one test at a time.
@@ -103,7 +105,8 @@ def _serving(tmp_path_factory: pytest.TempPathFactory, period: int, realtime: bo
 
     if rtmidi.API_UNIX_JACK not in rtmidi.get_compiled_api():
         pytest.skip("python-rtmidi was built without JACK support")
-    name = f"livedrum-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    reclaim_dead_servers()
+    name = f"{TEST_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     log_path = tmp_path_factory.mktemp("jack") / "jackd.log"
     with open(log_path, "wb") as log:
         scheduling = _scheduling() if realtime else "--no-realtime"
@@ -119,6 +122,7 @@ def _serving(tmp_path_factory: pytest.TempPathFactory, period: int, realtime: bo
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        reclaim_dead_servers()  # a server killed by its test or here leaves its place taken
 
 
 def _scheduling() -> str:
