@@ -25,7 +25,7 @@ HEADER = struct.Struct("<IH2xiiii")
 def reclaim_dead_servers(registry: Path = REGISTRY) -> list[str]:
     """Zero the registry places of servers whose process no longer exists, and remove their leftover
     sockets and semaphores beside the registry. Returns the names freed; nothing when there is no
-    registry or it is not one jackd 1.9 wrote."""
+    registry, it is not one jackd 1.9 wrote, or it cannot be written (another user's)."""
     try:
         data = bytearray(registry.read_bytes())
     except OSError:
@@ -37,15 +37,18 @@ def reclaim_dead_servers(registry: Path = REGISTRY) -> list[str]:
     if magic != MAGIC or place < 8 or HEADER.size + place * MAX_SERVERS > len(data):
         return []
     freed = []
-    with open(registry, "r+b") as f:
-        for i in range(MAX_SERVERS):
-            offset = HEADER.size + i * place
-            (pid,) = struct.unpack_from("<i", data, offset)
-            if pid <= 0 or _alive(pid):
-                continue
-            f.seek(offset)
-            f.write(bytes(place))
-            freed.append(_server_name(data[offset + 4:offset + place]))
+    try:
+        with open(registry, "r+b") as f:
+            for i in range(MAX_SERVERS):
+                offset = HEADER.size + i * place
+                (pid,) = struct.unpack_from("<i", data, offset)
+                if pid <= 0 or _alive(pid):
+                    continue
+                f.seek(offset)
+                f.write(bytes(place))
+                freed.append(_server_name(data[offset + 4:offset + place]))
+    except OSError:  # another user's registry: jackd itself will say what is wrong
+        pass
     for name in freed:
         _remove_leftovers(registry.parent, name)
     return freed

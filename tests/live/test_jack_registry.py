@@ -67,3 +67,4 @@ def test_a_file_that_is_not_a_registry_is_left_alone(tmp_path: Path) -> None:
     assert reclaim_dead_servers(path) == []
     assert path.read_bytes() == b"not jack" * 400
     assert reclaim_dead_servers(tmp_path / "missing") == []
+
