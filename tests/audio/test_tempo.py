@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from livedrum.audio.source import analyse_file
-from livedrum.audio.tempo import BeatFollower, beat_f_measure, track_beats
+from livedrum.audio.tempo import BeatFollower, beat_f_measure, octave_candidates, track_beats
 from tests.audio.conftest import RenderedSong
 
 HOP_S = 256 / 48000
@@ -30,6 +30,26 @@ def test_whole_file_tracker_finds_the_true_beats(band_audio: RenderedSong) -> No
     analyzer = analyse_file(band_audio.audio)
     beats = track_beats(np.asarray(analyzer.flux), analyzer.hop_s)
     assert beat_f_measure(band_audio.beat_times(), beats) > 0.9
+
+
+def test_octave_candidates_stay_within_the_tempo_range() -> None:
+    period = 60.0 / 60.0 / HOP_S  # 60 BPM: twice the period (30 BPM) is no candidate, half (120) is
+    bpms = sorted(round(60.0 / (c * HOP_S)) for c in octave_candidates(period, HOP_S))
+    assert bpms == [60, 90, 120]
+
+
+def test_the_ranker_picks_the_tempo_octave() -> None:
+    """Every octave candidate is tracked and the ranker's choice kept: one that wants the fastest tempo
+    gets 180 BPM (240 is past MAX_BPM), one that wants the slowest every other beat."""
+    beats = np.arange(0.5, 30.0, 0.5)  # 120 BPM
+    env = clicks(beats, 31.0)
+    found = track_beats(env, HOP_S, weights=None)
+    assert beat_f_measure(beats, found) > 0.95
+    faster = track_beats(env, HOP_S, weights=np.array([1.0, 0, 0, 0, 0, 0]))
+    slower = track_beats(env, HOP_S, weights=np.array([-1.0, 0, 0, 0, 0, 0]))
+    assert abs(np.median(np.diff(faster)) - 1 / 3) < 0.01
+    assert abs(np.median(np.diff(slower)) - 1.0) < 0.01
+    assert beat_f_measure(beats, slower) < 0.7 and beat_f_measure(beats, faster) < 0.7
 
 
 def test_follower_locks_smoothly() -> None:
