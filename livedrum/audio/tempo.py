@@ -117,14 +117,16 @@ def beat_chain(env: np.ndarray, period: float) -> np.ndarray:
     lo, hi = max(1, int(round(period / 2))), int(round(2 * period))
     offsets = np.arange(lo, hi + 1)
     penalty = -DP_TIGHTNESS * np.log(offsets / period) ** 2
-    for t in range(lo, n):
-        prev = t - offsets
-        ok = prev >= 0
-        cand = score[prev[ok]] + penalty[ok]
-        j = int(np.argmax(cand))
-        if cand[j] > 0:
-            score[t] = env[t] + cand[j]
-            back[t] = prev[ok][j]
+    # a beat's predecessor lies at least `lo` hops back, so `lo` hops at a time can be scored at once
+    for start in range(lo, n, lo):
+        t = np.arange(start, min(n, start + lo))
+        prev = t[:, None] - offsets[None, :]
+        cand = np.where(prev >= 0, score[np.maximum(prev, 0)] + penalty, -np.inf)
+        j = np.argmax(cand, axis=1)
+        rows = np.arange(len(t))
+        good = cand[rows, j] > 0
+        score[t[good]] = env[t[good]] + cand[rows, j][good]
+        back[t[good]] = prev[rows, j][good]
     # the last beat: the best score within the final period, then back along the chain
     tail = max(0, n - int(round(period)))
     t = tail + int(np.argmax(score[tail:]))
