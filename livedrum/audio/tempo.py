@@ -313,7 +313,7 @@ class BeatFollower:
         shifts = np.arange(0.0, period, 1.0)
         idx = np.rint(n - 1 - shifts[:, None] - (k[None, :] - 1) * period).astype(np.int64)
         score = (np.where(idx >= 0, env[np.maximum(idx, 0)], 0.0) * weights).sum(axis=1)
-        # the last beat was `best` hops before the end: the next is a period after it
+        # the best comb's last beat lies that many hops before the end: the next is a period after it
         return period - float(shifts[int(np.argmax(score))])
 
 
