@@ -26,18 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from livedrum.audio.accompany import AudioGrid, audio_grid, signatures
-from livedrum.audio.features import BeatTimes, audio_band_features
+from livedrum.audio.accompany import AudioGrid, audio_grid, grid_on, signatures
+from livedrum.audio.features import BeatTimes
 from livedrum.audio.rendered import pick_songs, render_band
 from livedrum.audio.tempo import beat_f_measure
 from livedrum.baselines import BASS_PITCH, fixed_rock_beat, onset_mirror
-from livedrum.batches import bar_lengths_of
 from livedrum.commands import load_thesis, make_drummer
 from livedrum.evaluate import Report, SongRow, without_drums
-from livedrum.features import positions_for
-from livedrum.grid import STEPS_PER_BEAT, bar_positions
+from livedrum.grid import bar_positions
 from livedrum.metrics import CLASS_NAMES, score_song
-from livedrum.perform import SongGrid
 from livedrum.song import Notes, Song
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,16 +64,6 @@ def to_song_beats(notes: Notes, timeline: BeatTimes, song: Song) -> Notes:
 
 def true_beat_times(song: Song, n_beats: int) -> np.ndarray:
     return np.asarray(song.seconds_at(np.arange(n_beats + 1, dtype=np.float64)))
-
-
-def grid_on(grid: AudioGrid, times: np.ndarray, sigs: list) -> SongGrid:
-    """The analysed audio's band features on a given beat timeline and meter."""
-    n_beats = len(times) - 1
-    a = grid.analyzer
-    band = audio_band_features(a.onsets, np.asarray(a.times), np.asarray(a.levels), BeatTimes(times),
-                               n_beats * STEPS_PER_BEAT)
-    position, bar, beat_in_bar = positions_for(n_beats, sigs)
-    return SongGrid(band, position, bar_lengths_of(bar, beat_in_bar))
 
 
 def oracle_pickup(grid: AudioGrid, song: Song) -> int:
@@ -122,18 +109,18 @@ def run_song(label: str, blob: bytes, song: Song, drummer, cache: Path,  # noqa:
     bare = without_drums(song)
     grid = audio_grid(wav)
     timeline = BeatTimes(grid.beat_times)
-    as_accompany = copy(drummer)  # as `accompany IN.wav` plays: the audio sampling (the seed groove, no selector)
+    as_accompany = copy(drummer)  # as `accompany IN.wav` plays: the audio sampling (the audio selector, if any)
     as_accompany.sampling = drummer.sampling.for_audio()
     played = {MIDI: drummer(bare), AUDIO: to_song_beats(as_accompany.play_grid(grid.grid), timeline, song),
               AUDIO_SELECTOR: to_song_beats(drummer.play_grid(grid.grid), timeline, song),
               ROCK: fixed_rock_beat(bare), MIRROR: onset_mirror(bare)}
     n = int(np.ceil(song.length_beats))
-    played[TRUE_GRID] = as_accompany.play_grid(grid_on(grid, true_beat_times(song, n), song.time_signatures))
+    played[TRUE_GRID] = as_accompany.play_grid(grid_on(grid.analyzer, true_beat_times(song, n), song.time_signatures))
     info = grid_report(grid, song)
     if info["bar_phase_ok"]:
         played[TRUE_BARS] = played[AUDIO]
     else:
-        fixed = grid_on(grid, grid.beat_times, signatures(info["true_pickup"]))
+        fixed = grid_on(grid.analyzer, grid.beat_times, signatures(info["true_pickup"]))
         played[TRUE_BARS] = to_song_beats(as_accompany.play_grid(fixed), timeline, song)
     heard = audio_song(grid)
     played[ROCK_AUDIO] = to_song_beats(fixed_rock_beat(heard), timeline, song)

@@ -17,7 +17,7 @@ from livedrum.groove import seed_groove
 from livedrum.humanize import Humanizer
 from livedrum.model import DrumNet, State
 from livedrum.sampler import Sampling, draw_uniforms, hit_probability, sample_step
-from livedrum.selector import BAR_BEATS, BarMemory, bar_vector
+from livedrum.selector import BAR_BEATS, BarMemory, GrooveSelector, bar_vector
 from livedrum.styles import StyleBank
 from livedrum.vocab import kit_mask
 
@@ -86,12 +86,17 @@ class Engine:
                 self.bar_memory.add(bar_vector(np.concatenate(self._bar_rows)))
             self._bar_rows = []
 
+    @property
+    def selector(self) -> GrooveSelector | None:
+        """The groove selector for how the band is heard (`Sampling.ears`); None: the seed groove plays."""
+        return self.net.audio_selector if self.sampling.ears == "audio" else self.net.selector
+
     def _groove(self, position: np.ndarray, bar_beats: int) -> np.ndarray | None:
         """(S, V) the groove to continue in the next window: the selector's choice for this 4/4 bar
         (chosen at its first beat), else the named seed groove. Until a whole bar of the band has been
         heard the seed groove plays: the selector would often choose silence there (many songs start
         without drums), but a drummer asked to lead, or to come in, plays from the first beat."""
-        selector = self.net.selector
+        selector = self.selector
         if self.sampling.groove != "band" or selector is None or bar_beats != BAR_BEATS or not self.bar_memory.bars:
             self._groove_bar = None
             return seed_groove(self.sampling.groove, position)
@@ -123,7 +128,7 @@ class Engine:
         seed = self._groove(position, bar_beats) if band_on else None
         fresh = self._fresh > 0
         self._fresh -= fresh
-        if seed is not None and self.sampling.groove == "band" and self.net.selector is not None:
+        if seed is not None and self.sampling.groove == "band" and self.selector is not None:
             drums, known = seed, 1.0  # the chosen groove, every bar: the decoder adapts it, never drifts away
         elif fresh:
             drums, known = np.zeros_like(drums), 0.0

@@ -40,6 +40,7 @@ class ModelConfig:
     lag_seed: float = 0.0  # training only: show the seed groove as the last bar this often (learn to adapt it)
     selector_templates: int = 0  # patterns per kit piece of the groove selector (selector.py); 0: none
     selector_hidden: int = 256
+    audio_selector: bool = False  # a second selector, fitted on bands heard as audio (livedrum.audio.selector_fit)
 
     @property
     def enc_input(self) -> int:
@@ -127,6 +128,9 @@ class DrumNet(nn.Module):
         self.selector: GrooveSelector | None = None  # picks the groove the decoder continues, bar by bar
         if cfg.selector_templates > 0:
             self.selector = GrooveSelector(SelectorConfig(cfg.selector_templates, cfg.selector_hidden))
+        self.audio_selector: GrooveSelector | None = None  # the same, for a band heard through a microphone
+        if cfg.selector_templates > 0 and cfg.audio_selector:
+            self.audio_selector = GrooveSelector(SelectorConfig(cfg.selector_templates, cfg.selector_hidden))
 
     def zero_state(self, batch: int = 1, device: torch.device | str = "cpu") -> State:
         shape = (self.cfg.enc_layers, batch, self.cfg.enc_hidden)

@@ -16,6 +16,8 @@ import torch
 from livedrum.groove import GROOVES
 from livedrum.vocab import N_VOICES, kit_mask, piece_voices
 
+EARS = ("midi", "audio")
+
 
 @dataclass(frozen=True)
 class Sampling:
@@ -30,6 +32,7 @@ class Sampling:
     humanize: float = 0.5  # micro-timing and accents: the model's offsets and the GMD's feel (0 = on the grid)
     piece_bias: tuple[tuple[str, float], ...] = ()  # per kit piece logit offsets, calibrated
     groove: str = "none"  # seed groove when the drummer has no bar of its own yet (see groove.py)
+    ears: str = "midi"  # how the band is heard: "midi", or "audio" (its own groove selector, or the seed groove)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.complexity <= 1.0:
@@ -39,6 +42,8 @@ class Sampling:
         if not 1 <= self.max_hits <= N_VOICES:
             raise ValueError(f"max_hits must be within 1..{N_VOICES}, got {self.max_hits}")
         kit_mask(self.kit_off)  # validates piece names
+        if self.ears not in EARS:
+            raise ValueError(f"ears must be one of {', '.join(EARS)}, got {self.ears!r}")
         if self.groove not in GROOVES:
             raise ValueError(f"unknown seed groove {self.groove!r} (known: {', '.join(GROOVES)})")
         for piece, _ in self.piece_bias:
@@ -65,9 +70,10 @@ class Sampling:
         return replace(self, **changes)
 
     def for_audio(self) -> Sampling:
-        """Sampling for a band heard as audio: the groove selector learned from MIDI bands only (on
-        audio features it chose shuffle patterns for a straight band), so "band" becomes the seed groove."""
-        return self.with_(groove="rock") if self.groove == "band" else self
+        """Sampling for a band heard as audio: "band" grooves come from the model's audio selector, fitted
+        on rendered bands' audio features; a model without one plays the seed groove (its MIDI selector,
+        on a microphone's features, chose shuffle patterns for a straight band)."""
+        return self.with_(ears="audio")
 
 
 def draw_uniforms(rng: np.random.Generator, steps: int) -> np.ndarray:

@@ -14,6 +14,7 @@ bar: each pattern's score over the bars a choice starts is 2 x matched hits - F 
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -224,13 +225,42 @@ def fit_selector(
     selector = GrooveSelector(cfg)
     patterns = common_patterns(train, cfg.templates)
     selector.patterns.copy_(torch.from_numpy(patterns.astype(np.float32)))
+    return selector, _train(selector, train, validation, epochs, 1e-3, seed, log, batch, keep_start=False)
+
+
+def fine_tune_selector(
+    base: GrooveSelector, train: Sequence[SongBars], validation: Sequence[SongBars], epochs: int = 4,
+    lr: float = 3e-4, seed: int = 0, log: bool = True, batch: int = 256,
+) -> tuple[GrooveSelector, dict]:
+    """A copy of `base` (its patterns kept) trained further on other bars, for example the audio features
+    of rendered bands; the epoch that scores best on `validation` is kept, `base` itself included."""
+    selector = copy.deepcopy(base)
+    return selector, _train(selector, train, validation, epochs, lr, seed, log, batch, keep_start=True)
+
+
+def _train(selector: GrooveSelector, train: Sequence[SongBars], validation: Sequence[SongBars], epochs: int,
+           lr: float, seed: int, log: bool, batch: int, keep_start: bool) -> dict:
+    """Least squares on the bars' pattern scores; leaves `selector` at its best validation epoch (or as it
+    came, with `keep_start`, when no epoch beats that) and returns the figures."""
+    patterns = selector.patterns.cpu().numpy() > 0.5
     x_tr, y_tr = training_arrays(train, patterns)
     x_va, y_va = training_arrays(validation, patterns)
     constant = y_tr.mean(0).argmax(-1)  # the best single pattern per piece: what choosing must beat
     base = torch.gather(y_va, 2, constant.view(1, -1, 1).expand(len(y_va), -1, 1)).mean().item()
-    opt = torch.optim.Adam(selector.parameters(), lr=1e-3, weight_decay=1e-5)
+
+    def score() -> float:
+        selector.eval()
+        with torch.no_grad():
+            pick = selector(x_va).argmax(-1)
+        return torch.gather(y_va, 2, pick[..., None]).mean().item()
+
+    opt = torch.optim.Adam(selector.parameters(), lr=lr, weight_decay=1e-5)
     gen = torch.Generator().manual_seed(seed)
     best, best_state, history = -np.inf, None, []
+    if keep_start:
+        best, best_state = score(), {k: v.clone() for k, v in selector.state_dict().items()}
+        if log:
+            print(f"selector before: validation score {best:.4f} (one fixed groove: {base:.4f})", flush=True)
     for epoch in range(epochs):
         selector.train()
         order = torch.randperm(len(x_tr), generator=gen)
@@ -240,17 +270,14 @@ def fit_selector(
             opt.zero_grad()
             loss.backward()
             opt.step()
-        selector.eval()
-        with torch.no_grad():
-            pick = selector(x_va).argmax(-1)
-        score = torch.gather(y_va, 2, pick[..., None]).mean().item()
-        history.append(score)
+        now = score()
+        history.append(now)
         if log:
-            print(f"selector epoch {epoch + 1}: validation score {score:.4f} (one fixed groove: {base:.4f})",
+            print(f"selector epoch {epoch + 1}: validation score {now:.4f} (one fixed groove: {base:.4f})",
                   flush=True)
-        if score > best:
-            best, best_state = score, {k: v.clone() for k, v in selector.state_dict().items()}
+        if now > best:
+            best, best_state = now, {k: v.clone() for k, v in selector.state_dict().items()}
     selector.load_state_dict(best_state)
     selector.eval()
-    return selector, {"validation_score": best, "fixed_groove_score": base, "history": history,
-                      "train_bars": len(x_tr), "validation_bars": len(x_va)}
+    return {"validation_score": best, "fixed_groove_score": base, "history": history,
+            "train_bars": len(x_tr), "validation_bars": len(x_va)}

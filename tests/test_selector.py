@@ -22,6 +22,7 @@ from livedrum.selector import (
     SongBars,
     bar_vector,
     common_patterns,
+    fine_tune_selector,
     fit_selector,
     pattern_scores,
     song_bars,
@@ -221,3 +222,53 @@ def test_train_with_a_selector_exports_a_model_that_plays_the_band_groove(tmp_pa
     assert net.selector is not None and net.selector.patterns.shape == (3, 3, BAR_STEPS)
     assert net.selector.patterns.sum() > 0  # fitted: the songs' own patterns, not the untrained zeros
     assert ckpt["sampling"]["groove"] == "band" and "validation_score" in ckpt["sampling"]["selector"]
+
+
+def test_fine_tuning_learns_the_new_bars_and_never_ends_worse_than_it_began():
+    """Fine-tuning keeps the start's patterns and learns what other bars (an audio band) ask for; the
+    epoch kept is the best on held-out bars, the start among them."""
+    straight = [_song((0, 2), seed=i) for i in range(20)]
+    base, _ = fit_selector(straight + [_song((0, 1, 2, 3), seed=200 + i) for i in range(4)],
+                           [_song((0, 2), seed=50)], epochs=20, log=False, batch=32)
+    four = [_song((0, 1, 2, 3), seed=100 + i) for i in range(20)]
+    held = [_song((0, 1, 2, 3), seed=150 + i) for i in range(3)]
+    tuned, figures = fine_tune_selector(base, four, held, epochs=30, lr=1e-3, log=False, batch=32)
+    assert torch.equal(tuned.patterns, base.patterns) and tuned is not base
+    start = fine_tune_selector(base, four, held, epochs=0, log=False)[1]["validation_score"]
+    assert figures["validation_score"] >= start
+    with torch.no_grad():
+        for selector, right in ((base, False), (tuned, True)):  # the start mostly hears a straight kick
+            pick = selector(torch.from_numpy(held[0].features[1:])).argmax(-1)[:, 0]
+            assert ((selector.patterns[0, pick].numpy() > 0.5) == _pattern((0, 1, 2, 3))).all() == right
+    bad = fine_tune_selector(base, four, held, epochs=3, lr=10.0, log=False)[1]  # a rate that wrecks it
+    assert bad["validation_score"] >= start  # ... is never kept
+
+
+def test_audio_ears_use_the_audio_selector_or_else_the_seed_groove(selector_model, band_song):  # noqa: ANN001
+    """`Sampling.for_audio()`: a model with an audio selector chooses with it; one without plays the seed
+    groove, as every model did for audio before the audio selector."""
+    from dataclasses import replace
+
+    from livedrum.model import DrumNet
+
+    grid = song_grid(load_song(band_song))
+    midi = Sampling(complexity=0.5, groove="band")
+    audio = midi.for_audio()
+    assert audio.ears == "audio" and midi.ears == "midi"
+    assert Engine(selector_model, audio).selector is None
+    seeded = perform(grid, Engine(selector_model, audio, seed=2))
+    rock = perform(grid, Engine(selector_model, midi.with_(groove="rock"), seed=2))
+    assert all(np.array_equal(x.hits, y.hits) for x, y in zip(seeded, rock))
+
+    with_audio = DrumNet(replace(selector_model.cfg, audio_selector=True))
+    state = selector_model.state_dict()
+    state.update({f"audio_selector.{k}": v for k, v in selector_model.selector.state_dict().items()})
+    with_audio.load_state_dict(state)
+    with_audio.eval()
+    engine = Engine(with_audio, audio)
+    assert engine.selector is with_audio.audio_selector and Engine(with_audio, midi).selector is with_audio.selector
+    same = perform(grid, Engine(with_audio, audio, seed=2))  # an audio selector equal to the MIDI one ...
+    band = perform(grid, Engine(selector_model, midi, seed=2))
+    assert all(np.array_equal(x.hits, y.hits) for x, y in zip(same, band))  # ... plays the band groove
+    with pytest.raises(ValueError, match="ears"):
+        Sampling(ears="eyes")

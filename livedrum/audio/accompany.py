@@ -91,12 +91,17 @@ def audio_grid(path: str | Path, hop: int = 256, method: str = "specflux", chann
         raise ValueError(f"{Path(path).name}: no steady beat found (too short or too quiet?)")
     duration = analyzer.times[-1]
     times, pickup = beat_grid(beats, duration, beats_per_bar)
+    return AudioGrid(times, pickup, grid_on(analyzer, times, signatures(pickup)), analyzer)
+
+
+def grid_on(analyzer: Analyzer, times: np.ndarray, time_signatures: list[TimeSignature]) -> SongGrid:
+    """An analysed recording's band features on a beat timeline (seconds of beats 0..n) and meter: the
+    tracked beats for `accompany`, a song's true beats for fitting the audio selector."""
     n_beats = len(times) - 1
-    position, bar, beat_in_bar = positions_for(n_beats, signatures(pickup))
+    position, bar, beat_in_bar = positions_for(n_beats, time_signatures)
     band = audio_band_features(analyzer.onsets, np.asarray(analyzer.times), np.asarray(analyzer.levels),
                                BeatTimes(times), n_beats * STEPS_PER_BEAT)
-    grid = SongGrid(band, position, bar_lengths_of(bar, beat_in_bar), 60.0 / np.maximum(np.diff(times), 1e-3))
-    return AudioGrid(times, pickup, grid, analyzer)
+    return SongGrid(band, position, bar_lengths_of(bar, beat_in_bar), 60.0 / np.maximum(np.diff(times), 1e-3))
 
 
 def write_audio_accompaniment(grid: AudioGrid, drums: Notes, out: Path) -> None:

@@ -144,8 +144,8 @@ def make_engine(args: argparse.Namespace):  # noqa: ANN201
     for _ in range(3):
         engine.hear(zeros, pos)
         engine.play(pos, 4)
-        if engine.net.selector is not None:  # its first call, mid-show at the second bar, would be slow
-            engine.net.selector.choose(engine.bar_memory)
+        if engine.selector is not None:  # its first call, mid-show at the second bar, would be slow
+            engine.selector.choose(engine.bar_memory)
     engine.reset()
     # everything loaded so far lives until exit: keep it out of the collector's way, so that a
     # full collection while playing takes microseconds, not milliseconds
