@@ -55,3 +55,17 @@ def test_the_audio_selector_is_saved_and_used_for_audio_only(tiny_model, band_au
     assert engine.selector is loaded.audio_selector
     for a, b in zip(loaded.audio_selector.state_dict().values(), tuned.audio_selector.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_refitting_the_midi_selector_drops_the_audio_one_grown_from_it(tiny_model, band_audio, tmp_path) -> None:  # noqa: ANN001
+    from livedrum.batches import train_song
+    from livedrum.selector_fit import with_selector
+
+    net, _ = load_model(tiny_model)
+    songs = [train_song(f"s{i}", "synthetic", song_arrays(load_song(
+        write_band_song(tmp_path / f"s{i}.mid", 8, seed=i).read_bytes(), f"s{i}"))) for i in range(3)]
+    net, _ = with_selector(net, songs[:2], songs[2:], templates=4, epochs=1)
+    song = load_song(write_band_song(tmp_path / "with-drums.mid", bars=12, bpm=104.0).read_bytes(), "with-drums")
+    net, _ = with_audio_selector(net, [true_grid_bars(song, band_audio.audio)] * 3, epochs=1)
+    refit, _ = with_selector(net, songs[:2], songs[2:], templates=6, epochs=1)  # other pattern counts
+    assert refit.selector is not None and refit.audio_selector is None and not refit.cfg.audio_selector
