@@ -234,6 +234,7 @@ def fine_tune_selector(
 ) -> tuple[GrooveSelector, dict]:
     """A copy of `base` (its patterns kept) trained further on other bars, for example the audio features
     of rendered bands; the epoch that scores best on `validation` is kept, `base` itself included."""
+    torch.manual_seed(seed)  # dropout draws: the same bars and seed give the same selector
     selector = copy.deepcopy(base)
     return selector, _train(selector, train, validation, epochs, lr, seed, log, batch, keep_start=True)
 

@@ -242,6 +242,8 @@ def test_fine_tuning_learns_the_new_bars_and_never_ends_worse_than_it_began():
             assert ((selector.patterns[0, pick].numpy() > 0.5) == _pattern((0, 1, 2, 3))).all() == right
     bad = fine_tune_selector(base, four, held, epochs=3, lr=10.0, log=False)[1]  # a rate that wrecks it
     assert bad["validation_score"] >= start  # ... is never kept
+    again, _ = fine_tune_selector(base, four, held, epochs=30, lr=1e-3, log=False, batch=32)
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), tuned.state_dict().values()))
 
 
 def test_audio_ears_use_the_audio_selector_or_else_the_seed_groove(selector_model, band_song):  # noqa: ANN001
