@@ -260,9 +260,8 @@ class BeatFollower:
         if conf < self.min_confidence:
             s.locked = False  # hold: the tempo and beats carry on as they were
             return
-        period = self._octave(env, period)
-        new_period = period * self.hop_s
-        if not self.fixed:
+        if not self.fixed:  # a fixed tempo (tap, --bpm) takes the phase alone: no octave to choose
+            new_period = self._octave(env, period) * self.hop_s
             ratio = new_period / s.period_s
             if s.locked and abs(np.log(ratio)) > np.log(1.08):
                 # far from the tempo held: adopt only if it persists (a tempo change, not a fill)
