@@ -25,12 +25,10 @@ from livedrum.audio.accompany import grid_on
 from livedrum.audio.rendered import pick_songs, render_band
 from livedrum.audio.source import analyse_file
 from livedrum.checkpoint import load_model, save_checkpoint
-from livedrum.features import positions_for
-from livedrum.grid import STEPS_PER_BEAT
+from livedrum.features import drum_targets, positions_for
 from livedrum.model import DrumNet
 from livedrum.selector import SongBars, fine_tune_selector, song_bars
 from livedrum.song import Song
-from livedrum.vocab import N_VOICES, VOICE_OF_NOTE
 
 
 def true_grid_bars(song: Song, wav: Path) -> SongBars | None:
@@ -39,13 +37,7 @@ def true_grid_bars(song: Song, wav: Path) -> SongBars | None:
     times = np.asarray(song.seconds_at(np.arange(beats + 1, dtype=np.float64)))
     signatures = list(song.time_signatures)
     grid = grid_on(analyse_file(wav), times, signatures)
-    n_steps = len(grid.band)
-    hits = np.zeros((n_steps, N_VOICES), np.float32)
-    steps = np.rint(np.asarray(song.drums.start) * STEPS_PER_BEAT).astype(np.int64)
-    for step, pitch in zip(steps, song.drums.pitch):
-        voice = VOICE_OF_NOTE.get(int(pitch))
-        if voice is not None and 0 <= step < n_steps:
-            hits[step, voice] = 1.0
+    hits, _, _ = drum_targets(song.drums, len(grid.band))  # the labels the MIDI selector learned from
     _, _, beat_in_bar = positions_for(beats, signatures)
     bpm = 60.0 / float(np.median(np.diff(times)))
     return song_bars(grid.band, hits, beat_in_bar, grid.bar_beats, bpm)

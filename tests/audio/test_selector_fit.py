@@ -3,6 +3,8 @@ whose audio input chooses with it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -14,6 +16,8 @@ from livedrum.features import song_arrays
 from livedrum.midifile import load_song
 from livedrum.sampler import Sampling
 from livedrum.selector import song_bars
+from livedrum.song import Notes
+from livedrum.vocab import EVAL_CLASSES
 from tests.audio.conftest import RenderedSong
 from tests.conftest import write_band_song
 
@@ -30,6 +34,12 @@ def test_true_grid_bars_hold_the_real_drums_and_hear_the_band(band_audio: Render
     assert heard.drums.shape == midi.drums.shape and heard.drums.any()
     np.testing.assert_array_equal(heard.drums, midi.drums)
     assert (heard.played == midi.played).mean() > 0.9
+    # notes the kit folds into a piece count as it (a hand clap is the backbeat): labels as the MIDI selector's
+    beats = np.arange(1.0, 48.0, 2.0)
+    claps = replace(song, drums=Notes.from_lists(beats, beats + 0.1, [39] * len(beats), [100] * len(beats),
+                                                 [9] * len(beats), [0] * len(beats)))
+    snare = true_grid_bars(claps, band_audio.audio).drums[:, :, list(EVAL_CLASSES).index("snare")]
+    assert snare[:, [12, 36]].all() and snare.sum() == 2 * len(snare)
 
 
 def test_the_audio_selector_is_saved_and_used_for_audio_only(tiny_model, band_audio, tmp_path) -> None:  # noqa: ANN001
