@@ -23,6 +23,8 @@ SOUNDFONT_PATHS = (
     Path("/usr/share/soundfonts/default.sf2"),
 )
 RENDER_TIMEOUT_S = 900.0
+TAIL_S = 60.0  # audio allowed past the file's last event (release tails) before a render counts as runaway
+RELEASE_CONTROLS = (64, 66, 123)  # sustain and sostenuto pedals up, all notes off
 
 
 def find_soundfont() -> Path:
@@ -61,18 +63,70 @@ def render_midi(midi_path: str | Path, wav_path: str | Path, soundfont: str | Pa
         wav_path.unlink(missing_ok=True)
     except OSError as exc:
         raise OSError(f"cannot write {wav_path}: {exc.strerror or exc}") from exc
-    cmd = [exe, "-n", "-i", "-q", "-g", "0.5", "-r", str(int(rate)), "-F", str(wav_path), str(sf2), str(midi_path)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=RENDER_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise OSError(f"fluidsynth took over {RENDER_TIMEOUT_S:.0f} s rendering {midi_path}") from exc
+    with tempfile.TemporaryDirectory(prefix="livedrum-render-") as tmp:
+        played, seconds = released(midi_path, Path(tmp) / "released.mid")
+        # 8 bytes a frame covers every sample format fluidsynth writes (up to 32-bit stereo)
+        max_bytes = None if seconds is None else int((seconds + TAIL_S) * int(rate) * 8) + 1_000_000
+        cmd = [exe, "-n", "-i", "-q", "-g", "0.5", "-r", str(int(rate)), "-F", str(wav_path), str(sf2), str(played)]
+        returncode, output = _run_bounded(cmd, wav_path, max_bytes, midi_path)
     # fluidsynth exits 0 on several failures (unreadable SoundFont, unwritable output): check what it wrote
-    errors = [line for line in (proc.stderr + proc.stdout).splitlines() if "error" in line.lower()]
-    if proc.returncode != 0 or errors or not wav_path.is_file() or wav_path.stat().st_size <= 44:
-        reason = errors[0] if errors else f"exit status {proc.returncode}, no audio written"
+    errors = [line for line in output.splitlines() if "error" in line.lower()]
+    if returncode != 0 or errors or not wav_path.is_file() or wav_path.stat().st_size <= 44:
+        reason = errors[0] if errors else f"exit status {returncode}, no audio written"
         reason = reason.removeprefix("fluidsynth: ").removeprefix("error: ")
         raise OSError(f"fluidsynth could not render {midi_path}: {reason}")
     return wav_path
+
+
+def released(midi_path: Path, out: Path) -> tuple[Path, float | None]:
+    """A copy of the MIDI file that lifts the pedals and ends every note at its last event, and the
+    file's length in seconds (None, with the file itself, where mido cannot read it: fluidsynth's own
+    error then names the problem).
+
+    FluidSynth renders until every voice has died: one note-on never switched off (a corpus file ends
+    so, on a sustaining guitar) turned a 19-second song into 7 GB of audio in four minutes, unending.
+    """
+    import mido
+
+    try:
+        mid = mido.MidiFile(str(midi_path), clip=True)
+        seconds = float(mid.length)
+    except (OSError, ValueError, EOFError, KeyError, IndexError, TypeError):
+        return midi_path, None
+    if mid.type == 2 or not mid.tracks:  # tracks of a type 2 file play one after another
+        return midi_path, seconds
+    end = max(sum(msg.time for msg in track) for track in mid.tracks)
+    release = mido.MidiTrack()
+    for channel in range(16):
+        for control in RELEASE_CONTROLS:
+            release.append(mido.Message("control_change", channel=channel, control=control, value=0,
+                                        time=end if len(release) == 0 else 0))
+    mid.type = 1
+    mid.tracks.append(release)
+    mid.save(str(out))
+    return out, seconds
+
+
+def _run_bounded(cmd: list[str], wav_path: Path, max_bytes: int | None, midi_path: Path) -> tuple[int, str]:
+    """Run fluidsynth; stop it, with a clear error, past RENDER_TIMEOUT_S or once it has written more
+    audio than the song can hold (a render that never ends would otherwise fill the disk)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    waited = 0.0
+    while True:
+        try:
+            output, _ = proc.communicate(timeout=0.25)
+            return proc.returncode, output
+        except subprocess.TimeoutExpired:
+            waited += 0.25
+        runaway = max_bytes is not None and wav_path.is_file() and wav_path.stat().st_size > max_bytes
+        if runaway or waited >= RENDER_TIMEOUT_S:
+            proc.kill()
+            proc.communicate()
+            wav_path.unlink(missing_ok=True)
+            if runaway:
+                raise OSError(f"fluidsynth kept rendering {midi_path} past its end (over {TAIL_S:.0f} s of audio "
+                              "after the last event): stopped")
+            raise OSError(f"fluidsynth took over {RENDER_TIMEOUT_S:.0f} s rendering {midi_path}")
 
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:

@@ -95,3 +95,36 @@ def test_mix_rejects_unreadable_audio(tmp_path: Path) -> None:
     junk.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
     with pytest.raises(ValueError, match="not a readable audio file"):
         mix_audio([junk], tmp_path / "out.wav")
+
+
+def held_note(path: Path, program: int = 30, seconds: float = 2.0) -> Path:
+    """A guitar note switched on and never off, as a corpus file ends: FluidSynth renders such a file
+    until every voice has died, which a sustaining patch never does."""
+    mid = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(120), time=0),
+                            mido.Message("program_change", channel=1, program=program, time=0),
+                            mido.Message("note_on", channel=1, note=40, velocity=110, time=0),
+                            mido.Message("note_on", channel=1, note=40, velocity=0, time=480),
+                            mido.Message("note_on", channel=1, note=47, velocity=110, time=int(960 * seconds) - 480),
+                            mido.MetaMessage("end_of_track", time=0)])
+    mid.tracks.append(track)
+    mid.save(str(path))
+    return path
+
+
+def test_a_note_never_switched_off_ends_with_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(render, "RENDER_TIMEOUT_S", 30.0)  # unfixed, the render ran on and on (7 GB seen)
+    wav = render_midi(held_note(tmp_path / "held.mid"), tmp_path / "held.wav", rate=8000)
+    data, rate = read_audio(wav)
+    assert 2.0 * rate <= len(data) < 12.0 * rate  # the song, a release tail, no more
+    assert np.abs(data[int(1.0 * rate) : int(1.9 * rate)]).max() > 1e-3  # the notes themselves still sound
+
+
+def test_a_runaway_render_is_stopped_with_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # no release: as if the held note's fix failed, the size guard must stop fluidsynth on its own
+    monkeypatch.setattr(render, "released", lambda path, out: (path, 2.0))
+    monkeypatch.setattr(render, "TAIL_S", 3.0)
+    wav = tmp_path / "held.wav"
+    with pytest.raises(OSError, match="past its end"):
+        render_midi(held_note(tmp_path / "held.mid"), wav, rate=8000)
+    assert not wav.exists()  # no half-written runaway file left behind

@@ -14,6 +14,7 @@ file with an `audio_selector`, which `accompany IN.wav` and `run --audio-in` use
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,8 +47,12 @@ def true_grid_bars(song: Song, wav: Path) -> SongBars | None:
 def collect(n: int, cache: Path, data: str | None = None) -> list[SongBars]:
     """The true-grid bars of `n` rendered training songs (renders cached in `cache`)."""
     out = []
-    for _label, blob, song in tqdm(pick_songs(n, data, "train"), desc="songs", unit="song"):
-        bars = true_grid_bars(song, render_band(blob, cache))
+    for label, blob, song in tqdm(pick_songs(n, data, "train"), desc="songs", unit="song"):
+        try:
+            bars = true_grid_bars(song, render_band(blob, cache))
+        except (ValueError, OSError, EOFError) as exc:
+            tqdm.write(f"skipped {label}: {exc}", file=sys.stderr)
+            continue
         if bars is not None:
             out.append(bars)
     return out

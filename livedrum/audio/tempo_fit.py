@@ -12,6 +12,7 @@ songs it did not see; paste the printed weights into `tempo.py`.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +106,11 @@ def collect(n: int, split: str, cache: Path, data: str | None = None) -> list[So
     """Render (cached), analyse and track the candidates of `n` songs of `split`."""
     out = []
     for label, blob, song in tqdm(pick_songs(n, data, split), desc="songs", unit="song"):
-        analyzer = analyse_file(render_band(blob, cache))
+        try:
+            analyzer = analyse_file(render_band(blob, cache))
+        except (ValueError, OSError, EOFError) as exc:
+            tqdm.write(f"skipped {label}: {exc}", file=sys.stderr)
+            continue
         first, last = int(np.floor(song.band.start.min())), int(np.ceil(song.band.end.max()))
         reference = song.seconds_at(np.arange(first, last + 1))
         out.append(song_candidates(label, np.asarray(analyzer.flux), analyzer.hop_s,
