@@ -17,7 +17,7 @@ from livedrum.groove import seed_groove
 from livedrum.humanize import Humanizer
 from livedrum.model import DrumNet, State
 from livedrum.sampler import Sampling, draw_uniforms, hit_probability, sample_step
-from livedrum.selector import BAR_BEATS, BarMemory, GrooveSelector, bar_vector
+from livedrum.selector import BAR_BEATS, BarMemory, ChoiceTrace, GrooveSelector, bar_vector
 from livedrum.styles import StyleBank
 from livedrum.vocab import kit_mask
 
@@ -63,6 +63,7 @@ class Engine:
         self._fresh = 0  # windows left to play without my own last bar (see restart_groove)
         self._fresh_seeded = False
         self.bar_memory = BarMemory()  # the band's 4/4 bars, for the groove selector
+        self._choices = {"midi": ChoiceTrace(), "audio": ChoiceTrace()}  # each selector's faded scores
         self._bar_rows: list[np.ndarray] = []  # the band's windows of the bar being heard
         self._groove_bar: np.ndarray | None = None  # (BAR_STEPS, V) the groove chosen for this bar
 
@@ -102,7 +103,8 @@ class Engine:
             return seed_groove(self.sampling.groove, position)
         beat = int(np.argmax(position[0, _BEAT_IN_BAR : _BEAT_IN_BAR + BAR_BEATS]))
         if beat == 0 or self._groove_bar is None:
-            self._groove_bar = selector.choose(self.bar_memory, self.sampling.complexity)
+            trace = self._choices[self.sampling.ears]
+            self._groove_bar = selector.choose(self.bar_memory, self.sampling.complexity, trace)
         if not self._groove_bar.any():
             # silence on every piece while the band plays is a drummer dropping out (seen with audio input,
             # whose features the selector never trained on): keep time with the seed groove instead

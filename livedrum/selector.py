@@ -40,6 +40,7 @@ FADE = 0.7  # the fading average keeps this much of itself per bar
 HORIZON_BARS = 4  # a choice is scored on the bars it starts
 BUSIER = 0.5  # complexity 1: a pattern's score gains this much per hit a beat
 SCORE_WEIGHT = 0.5  # F in 2 x matched - F x played: a hit is worth playing if matched more than F/2 of the time
+KEEP = 0.7  # the choice trace keeps this much of its past scores per bar (validation score 0.563 -> 0.572)
 
 
 def tempo_vector(bpm: float) -> np.ndarray:
@@ -85,6 +86,27 @@ class BarMemory:
         return np.concatenate([self.last, self.fading, mean, [first], tempo_vector(self.bpm)]).astype(np.float32)
 
 
+class ChoiceTrace:
+    """The selector's pattern scores so far in a song, faded by KEEP a bar: a groove is chosen on them.
+
+    A drummer keeps a groove until the band asks for another; choosing afresh from each bar's scores
+    flips between near-equal patterns. On the 326 validation songs the faded scores choose better
+    (song-mean score 0.563 -> 0.572; 0.5 keeps 0.570, 0.85 keeps 0.571).
+    """
+
+    def __init__(self, keep: float = KEEP) -> None:
+        self.keep = keep
+        self.scores: torch.Tensor | None = None
+
+    def update(self, scores: torch.Tensor) -> torch.Tensor:
+        """Fold in this bar's (3, templates) scores; returns the faded ones."""
+        if self.scores is None or self.scores.shape != scores.shape:
+            self.scores = scores.clone()
+        else:
+            self.scores = self.keep * self.scores + (1.0 - self.keep) * scores
+        return self.scores
+
+
 @dataclass
 class SelectorConfig:
     templates: int = 32  # patterns per kit piece
@@ -106,12 +128,16 @@ class GrooveSelector(nn.Module):
         return self.net(features).view(-1, N_CLASSES, self.cfg.templates)
 
     @torch.no_grad()
-    def choose(self, memory: BarMemory, complexity: float = 0.0) -> np.ndarray:
-        """(BAR_STEPS, V) hits of the chosen groove for the next bar. Complexity favours busier patterns
-        (BUSIER per hit a beat, times complexity): the knob moves the groove, not only the decoder's extras."""
+    def choose(self, memory: BarMemory, complexity: float = 0.0, trace: ChoiceTrace | None = None) -> np.ndarray:
+        """(BAR_STEPS, V) hits of the chosen groove for the next bar, on the scores faded by `trace` (None:
+        this bar's alone). Complexity favours busier patterns (BUSIER per hit a beat, times complexity):
+        the knob moves the groove at once, not only the decoder's extras."""
         x = torch.from_numpy(memory.features()).to(self.patterns.device)[None]
         busy = self.patterns.sum(-1) / BAR_BEATS  # (3, k) hits per beat
-        pick = (self(x)[0] + BUSIER * complexity * busy).argmax(-1)  # (3,)
+        scores = self(x)[0]
+        if trace is not None:
+            scores = trace.update(scores)
+        pick = (scores + BUSIER * complexity * busy).argmax(-1)  # (3,)
         bar = self.patterns[torch.arange(N_CLASSES, device=pick.device), pick].cpu().numpy() > 0.5
         out = np.zeros((BAR_STEPS, N_VOICES), np.float32)
         out[:, list(PLAY_VOICES)] = bar.T

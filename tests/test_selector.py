@@ -19,6 +19,7 @@ from livedrum.selector import (
     BAR_STEPS,
     PLAY_VOICES,
     BarMemory,
+    ChoiceTrace,
     SongBars,
     bar_vector,
     common_patterns,
@@ -162,7 +163,9 @@ def test_the_engine_continues_the_chosen_groove_and_chooses_as_offline(selector_
     arrays = song_arrays(song)
     offline = song_bars(arrays.band, arrays.hits, arrays.beat_in_bar, bar_lengths(arrays))
     with torch.no_grad():
-        picks = net.selector(torch.from_numpy(offline.features)).argmax(-1)
+        scores = net.selector(torch.from_numpy(offline.features))
+    trace = ChoiceTrace()  # the engine's first choice is at bar 1, once a whole bar has been heard
+    picks = torch.stack([scores[0].argmax(-1)] + [trace.update(s).argmax(-1) for s in scores[1:]])
     Fb = net.cfg.band_features
     for beat in range(grid.n_beats):
         position = grid.position[beat * S : (beat + 1) * S]
@@ -274,3 +277,23 @@ def test_audio_ears_use_the_audio_selector_or_else_the_seed_groove(selector_mode
     assert all(np.array_equal(x.hits, y.hits) for x, y in zip(same, band))  # ... plays the band groove
     with pytest.raises(ValueError, match="ears"):
         Sampling(ears="eyes")
+
+
+def test_the_choice_trace_keeps_a_groove_through_one_odd_bar_and_follows_a_lasting_change():
+    a, b = torch.zeros(3, 4), torch.zeros(3, 4)
+    a[:, 0], b[:, 1] = 1.0, 1.2  # bar by bar, pattern 1 would win the odd bar
+    trace = ChoiceTrace(keep=0.7)
+    picks = [int(trace.update(x)[0].argmax()) for x in (a, a, a, b, a, a)]
+    assert picks == [0, 0, 0, 0, 0, 0]  # one odd bar does not flip the groove
+    picks = [int(trace.update(b)[0].argmax()) for _ in range(4)]
+    assert picks[0] == 0 and picks[-1] == 1  # the band asking for the other one, bar after bar, gets it
+
+
+def test_an_engine_reset_forgets_the_choices(selector_model, band_song):  # noqa: ANN001
+    song = load_song(band_song)
+    engine = Engine(selector_model, Sampling(complexity=0.0, groove="band"), seed=1)
+    first = np.stack([w.hits for w in perform(song_grid(song), engine)])
+    assert engine._choices["midi"].scores is not None
+    engine.reset()
+    assert engine._choices["midi"].scores is None
+    np.testing.assert_array_equal(np.stack([w.hits for w in perform(song_grid(song), engine)]), first)
