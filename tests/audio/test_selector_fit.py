@@ -79,3 +79,18 @@ def test_refitting_the_midi_selector_drops_the_audio_one_grown_from_it(tiny_mode
     net, _ = with_audio_selector(net, [true_grid_bars(song, band_audio.audio)] * 3, epochs=1)
     refit, _ = with_selector(net, songs[:2], songs[2:], templates=6, epochs=1)  # other pattern counts
     assert refit.selector is not None and refit.audio_selector is None and not refit.cfg.audio_selector
+
+
+def test_a_song_that_cannot_be_rendered_is_skipped_with_one_line(band_audio, tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    from livedrum.audio import selector_fit
+
+    good = write_band_song(tmp_path / "with-drums.mid", bars=12, bpm=104.0).read_bytes()
+    song = load_song(good, "good")
+    picked = [("broken", b"MThd garbage", song), ("good", good, song)]
+    monkeypatch.setattr(selector_fit, "pick_songs", lambda n, data, split: picked)
+    monkeypatch.setattr(selector_fit, "render_band", lambda blob, cache: (
+        band_audio.audio if blob == good else (_ for _ in ()).throw(OSError("fluidsynth could not render it"))))
+    bars = selector_fit.collect(2, tmp_path / "cache")
+    assert len(bars) == 1 and bars[0].drums.any()
+    err = capsys.readouterr().err
+    assert "skipped broken: fluidsynth could not render it" in err and "Traceback" not in err
