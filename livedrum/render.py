@@ -91,9 +91,9 @@ def released(midi_path: Path, out: Path) -> tuple[Path, float | None]:
     try:
         mid = mido.MidiFile(str(midi_path), clip=True)
         seconds = float(mid.length)
-    except (OSError, ValueError, EOFError, KeyError, IndexError, TypeError):
+    except (OSError, ValueError, EOFError, KeyError, IndexError, TypeError):  # a type 2 file too: no length
         return midi_path, None
-    if mid.type == 2 or not mid.tracks:  # tracks of a type 2 file play one after another
+    if not mid.tracks:
         return midi_path, seconds
     end = max(sum(msg.time for msg in track) for track in mid.tracks)
     release = mido.MidiTrack()

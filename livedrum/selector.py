@@ -100,7 +100,7 @@ class ChoiceTrace:
 
     def update(self, scores: torch.Tensor) -> torch.Tensor:
         """Fold in this bar's (3, templates) scores; returns the faded ones."""
-        if self.scores is None or self.scores.shape != scores.shape:
+        if self.scores is None:
             self.scores = scores.clone()
         else:
             self.scores = self.keep * self.scores + (1.0 - self.keep) * scores
