@@ -75,6 +75,14 @@ def _fmt(value: float | None, width: int = 7) -> str:
     return f"{'-':>{width}}" if value is None else f"{value:>{width}.3f}"
 
 
+def source_of(song: str) -> str:
+    """The collection a song's label names: its first folder ("touhou.tar.xz:touhou/..." -> "touhou");
+    "" for a label without one."""
+    if "/" not in song:
+        return ""
+    return song.split("/", 1)[0].rsplit(":", 1)[-1]
+
+
 @dataclass
 class Report:
     """Per-song scores of every drummer, their means, and what was skipped."""
@@ -99,6 +107,17 @@ class Report:
                 songs=len(scores),
                 failed=sum(f.drummer == name for f in self.failures),
             )
+        return out
+
+    def by_source(self) -> dict[str, dict]:
+        """Per source (source_of), its number of scored songs and each drummer's mean F1 there: a
+        drummer can win overall on one collection's grooves and lose on every other source."""
+        out: dict[str, dict] = {}
+        for source in sorted({source_of(song) for song in self.songs}):
+            songs = {song for song in self.songs if source_of(song) == source}
+            out[source] = {"songs": len(songs), "mean_f1": {
+                name: _mean(r.scores.mean_f1 for r in self.rows if r.drummer == name and r.song in songs)
+                for name in self.drummers}}
         return out
 
     def best_baseline(self) -> tuple[str, float] | None:
@@ -134,6 +153,18 @@ class Report:
             lines.append(line)
         if best:
             lines.append(f"F1/base: mean F1 over that of the better baseline ({best[0]}, {best[1]:.3f})")
+        sources = self.by_source()
+        if len(sources) > 1:
+            lines += ["", "mean F1 by source:", self._source_table(sources)]
+        return "\n".join(lines)
+
+    def _source_table(self, sources: dict[str, dict]) -> str:
+        width = max(len("source"), *(len(s) for s in sources))
+        cols = [max(7, len(name)) for name in self.drummers]
+        lines = [f"{'source':<{width}}  songs" + "".join(f" {n:>{w}}" for n, w in zip(self.drummers, cols))]
+        for source, fig in sources.items():
+            lines.append(f"{source:<{width}}  {fig['songs']:>5}" + "".join(
+                f" {_fmt(fig['mean_f1'][n], w)}" for n, w in zip(self.drummers, cols)))
         return "\n".join(lines)
 
     def to_json(self) -> dict:
@@ -145,6 +176,7 @@ class Report:
             "min_drum_hits": MIN_DRUM_HITS,
             "best_baseline": None if best is None else {"name": best[0], "mean_f1": best[1]},
             "drummers": {name: dataclasses.asdict(m) for name, m in self.means().items()},
+            "by_source": self.by_source(),
             "rows": [
                 {"song": r.song, "drummer": r.drummer, **dataclasses.asdict(r.scores)} for r in self.rows
             ],

@@ -29,7 +29,7 @@ def bars_of(songs: Sequence[TrainSong]) -> list[SongBars]:
     out = []
     for song in songs:
         a = song.arrays
-        bars = song_bars(a.band, a.hits, a.beat_in_bar, bar_lengths(a), song.bpm)
+        bars = song_bars(a.band, a.hits, a.beat_in_bar, bar_lengths(a), song.bpm, song.collection)
         if bars is not None:
             out.append(bars)
     return out

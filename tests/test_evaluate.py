@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import mido
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from livedrum.baselines import BASELINES
-from livedrum.evaluate import MIN_DRUM_HITS, Report, evaluate, without_drums
+from livedrum.evaluate import MIN_DRUM_HITS, Report, evaluate, source_of, without_drums
 from livedrum.midifile import load_song
 from livedrum.song import Notes, Song
 
@@ -168,3 +169,32 @@ def test_real_songs(tmp_path):
         assert 0.0 < means[name].mean_f1 < 1.0
     report.plot(tmp_path / "real.png")
     assert (tmp_path / "real.png").stat().st_size > 10_000
+
+
+def test_source_of_names_the_collection():
+    assert source_of("beatles/01 - Help!/help.mid0") == "beatles"
+    assert source_of("touhou.tar.xz:touhou/1 - Shooter Games/a.mid") == "touhou"
+    assert source_of("song.mid") == ""
+
+
+def test_the_report_breaks_f1_down_by_source(songs):  # noqa: ANN001
+    sources = ("pop", "x.tar.xz:groove", "x.tar.xz:groove", "pop")
+    named = [replace(song, name=f"{source}/{song.name}") for song, source in zip(songs, sources)]
+    report = evaluate(named, {**BASELINES, "oracle": oracle_for(named)}, progress=False)
+    by_source = report.by_source()
+    assert list(by_source) == ["groove", "pop"]
+    assert by_source["groove"]["songs"] == 2 and by_source["pop"]["songs"] == 1  # the drumless song is skipped
+    assert by_source["groove"]["mean_f1"]["oracle"] == pytest.approx(1.0)
+    rock = {r.song: r.scores.mean_f1 for r in report.rows if r.drummer == "fixed_rock_beat"}
+    assert by_source["pop"]["mean_f1"]["fixed_rock_beat"] == pytest.approx(rock["pop/rock.mid"])
+    assert by_source["groove"]["mean_f1"]["fixed_rock_beat"] == pytest.approx(
+        (rock["x.tar.xz:groove/funk.mid"] + rock["x.tar.xz:groove/shuffle.mid"]) / 2)
+    table = report.format_table()
+    assert "mean F1 by source:" in table
+    assert any(line.startswith("groove") and line.split()[1] == "2" for line in table.splitlines())
+    assert json.loads(json.dumps(report.to_json()))["by_source"]["pop"]["songs"] == 1
+
+
+def test_one_source_gets_no_breakdown(songs):  # noqa: ANN001
+    report = evaluate(songs, dict(BASELINES), progress=False)
+    assert "by source" not in report.format_table()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -20,6 +22,8 @@ from livedrum.selector import (
     PLAY_VOICES,
     BarMemory,
     ChoiceTrace,
+    GrooveSelector,
+    SelectorConfig,
     SongBars,
     bar_vector,
     common_patterns,
@@ -27,6 +31,8 @@ from livedrum.selector import (
     fit_selector,
     pattern_scores,
     song_bars,
+    standard_bar,
+    training_arrays,
 )
 from livedrum.selector_fit import with_selector
 from livedrum.vocab import N_VOICES, VOICE_OF_NOTE
@@ -165,7 +171,8 @@ def test_the_engine_continues_the_chosen_groove_and_chooses_as_offline(selector_
     with torch.no_grad():
         scores = net.selector(torch.from_numpy(offline.features))
     trace = ChoiceTrace()  # the engine's first choice is at bar 1, once a whole bar has been heard
-    picks = torch.stack([scores[0].argmax(-1)] + [trace.update(s).argmax(-1) for s in scores[1:]])
+    gain = net.selector.standard_gain()  # the standard groove's prior
+    picks = torch.stack([(scores[0] + gain).argmax(-1)] + [(trace.update(s) + gain).argmax(-1) for s in scores[1:]])
     Fb = net.cfg.band_features
     for beat in range(grid.n_beats):
         position = grid.position[beat * S : (beat + 1) * S]
@@ -297,3 +304,48 @@ def test_an_engine_reset_forgets_the_choices(selector_model, band_song):  # noqa
     engine.reset()
     assert engine._choices["midi"].scores is None
     np.testing.assert_array_equal(np.stack([w.hits for w in perform(song_grid(song), engine)]), first)
+
+
+def _selector_scoring(gap: float) -> GrooveSelector:
+    """A selector whose table holds the standard groove and four on the floor for every piece, and that
+    scores four on the floor `gap` above the standard groove whatever it hears."""
+    selector = GrooveSelector(SelectorConfig(templates=2))
+    table = np.stack([np.stack([standard_bar()[c], _pattern((0, 1, 2, 3))]) for c in range(3)])
+    selector.patterns.copy_(torch.from_numpy(table.astype(np.float32)))
+    out = selector.net[-1]
+    torch.nn.init.zeros_(out.weight)
+    out.bias.data = torch.tensor([0.0, gap] * 3)
+    return selector.eval()
+
+
+@pytest.mark.parametrize(("gap", "kick", "snare", "hihat"), [(0.1, 1, 0, 0), (0.6, 1, 1, 1), (-0.1, 0, 0, 0)])
+def test_the_standard_groove_stays_unless_the_band_clearly_asks_for_another(gap, kick, snare, hihat):  # noqa: ANN001
+    selector = _selector_scoring(gap)
+    assert selector.prior[0] == 0.0 and selector.prior[1] > 0.1 and selector.prior[2] > 0.1
+    bar = selector.choose(BarMemory())
+    expect = [standard_bar()[c] if pick == 0 else _pattern((0, 1, 2, 3)) for c, pick in enumerate((kick, snare, hihat))]
+    for c, voice in enumerate(PLAY_VOICES):
+        np.testing.assert_array_equal(bar[:, voice] > 0, expect[c])
+
+
+def test_without_the_prior_the_best_scored_pattern_plays():
+    selector = _selector_scoring(0.1)
+    selector.prior = (0.0, 0.0, 0.0)
+    bar = selector.choose(BarMemory())
+    for voice in PLAY_VOICES:
+        np.testing.assert_array_equal(bar[:, voice] > 0, _pattern((0, 1, 2, 3)))
+
+
+def test_the_standard_gain_goes_to_the_standard_patterns_only():
+    gain = _selector_scoring(0.0).standard_gain().numpy()
+    np.testing.assert_allclose(gain[:, 0], _selector_scoring(0.0).prior)
+    assert (gain[:, 1] == 0).all()
+
+
+def test_training_weighs_every_collection_alike():
+    big = [replace(_song((0, 2), seed=i), collection="big") for i in range(3)]
+    small = [replace(_song((0, 1, 2, 3), seed=9), collection="small")]
+    _, _, weights = training_arrays(big + small, common_patterns(big + small, 2))
+    n_big = sum(int(song.played.any(axis=1).sum()) for song in big)
+    assert weights.mean().item() == pytest.approx(1.0)
+    assert weights[:n_big].sum().item() == pytest.approx(weights[n_big:].sum().item())  # 3 songs weigh as 1
