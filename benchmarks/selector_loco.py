@@ -54,12 +54,13 @@ def near_count(a: np.ndarray, b: np.ndarray) -> int:
 
 
 def hit_f1(est: np.ndarray, ref: np.ndarray) -> list[float]:
-    """Per piece F1 of (n, BAR_STEPS, 3) hits against the real ones (both empty: 1, one empty: 0)."""
+    """Per piece F1 of (n, BAR_STEPS, 3) hits against the real ones; as eval, NaN where neither side
+    plays the piece (left out of the means) and 0 where only one does."""
     out = []
     for c in range(N_CLASSES):
         e, r = est[:, :, c].reshape(-1), ref[:, :, c].reshape(-1)
         if not e.any() or not r.any():
-            out.append(float(e.any() == r.any()))
+            out.append(np.nan if e.any() == r.any() else 0.0)
             continue
         p, q = near_count(e, r) / e.sum(), near_count(r, e) / r.sum()
         out.append(0.0 if p + q == 0 else 2 * p * q / (p + q))
@@ -115,23 +116,26 @@ def main() -> None:
             f1[drummers[1]].append(hit_f1(chosen_bars(plain, song, prior=False), song.drums))
             f1[drummers[2]].append(hit_f1(chosen_bars(balanced, song, prior=False), song.drums))
             f1[drummers[3]].append(hit_f1(chosen_bars(balanced, song, prior=True), song.drums))
-        rows[left_out] = {"songs": len(scored), **{k: np.mean(v, axis=0).tolist() for k, v in f1.items()}}
+        # as eval: a song's F1 is the mean over the pieces it scores; a piece's figure, over the songs that score it
+        rows[left_out] = {"songs": len(scored), **{k: np.nanmean(v, axis=0).tolist() for k, v in f1.items()},
+                          **{f"{k} mean": float(np.mean(np.nanmean(v, axis=1))) for k, v in f1.items()}}
         print(f"{left_out:32s} {len(scored):4d} songs  " + "  ".join(
-            f"{k}: {np.mean(v):.3f}" for k, v in f1.items()), flush=True)
+            f"{k}: {rows[left_out][k + ' mean']:.3f}" for k in f1), flush=True)
     n = sum(r["songs"] for r in rows.values())
     summary = {}
     for name in drummers:
         weighted = sum(np.asarray(r[name]) * r["songs"] for r in rows.values()) / n
         mean = np.mean([r[name] for r in rows.values()], axis=0)
-        summary[name] = {"song_weighted": weighted.tolist(), "collection_mean": mean.tolist()}
+        summary[name] = {"song_weighted": weighted.tolist(), "collection_mean": mean.tolist(),
+                         "f1": sum(r[name + " mean"] * r["songs"] for r in rows.values()) / n,
+                         "f1_collection_mean": float(np.mean([r[name + " mean"] for r in rows.values()]))}
     rock = summary[drummers[0]]
     print(f"\n{'drummer':30s} {'kick':>6s} {'snare':>6s} {'hi-hat':>6s} {'F1':>6s} {'x rock':>7s}   "
           f"collection mean: {'F1':>6s} {'x rock':>7s}")
     for name, fig in summary.items():
-        w, m = fig["song_weighted"], fig["collection_mean"]
-        print(f"{name:30s} {w[0]:6.3f} {w[1]:6.3f} {w[2]:6.3f} {np.mean(w):6.3f} "
-              f"{np.mean(w) / np.mean(rock['song_weighted']):6.3f}x   "
-              f"{'':17s}{np.mean(m):6.3f} {np.mean(m) / np.mean(rock['collection_mean']):6.3f}x")
+        w, f, m = fig["song_weighted"], fig["f1"], fig["f1_collection_mean"]
+        print(f"{name:30s} {w[0]:6.3f} {w[1]:6.3f} {w[2]:6.3f} {f:6.3f} {f / rock['f1']:6.3f}x   "
+              f"{'':17s}{m:6.3f} {m / rock['f1_collection_mean']:6.3f}x")
     if args.json:
         Path(args.json).write_text(json.dumps({"collections": rows, "summary": summary}, indent=1))
 
