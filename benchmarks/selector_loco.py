@@ -31,8 +31,8 @@ sys.path.insert(0, str(REPO))
 from livedrum.batches import train_song  # noqa: E402
 from livedrum.dataset import load_split  # noqa: E402
 from livedrum.selector import (  # noqa: E402
-    KEEP,
     N_CLASSES,
+    ChoiceTrace,
     GrooveSelector,
     S,
     SelectorConfig,
@@ -70,15 +70,12 @@ def hit_f1(est: np.ndarray, ref: np.ndarray) -> list[float]:
 def chosen_bars(selector: GrooveSelector, song: SongBars, prior: bool) -> np.ndarray:
     """(n, BAR_STEPS, 3) the patterns the selector plays bar by bar, on its scores faded as the engine does."""
     with torch.no_grad():
-        scores = selector(torch.from_numpy(song.features.astype(np.float32))).numpy()
-    if prior:
-        scores = scores + selector.standard_gain().numpy()[None]
-    faded, picks = scores[0], []
-    for bar_scores in scores:
-        faded = KEEP * faded + (1.0 - KEEP) * bar_scores if picks else bar_scores
-        picks.append(faded.argmax(-1))
+        scores = selector(torch.from_numpy(song.features.astype(np.float32)))
+    gain = selector.standard_gain() if prior else 0.0
+    trace = ChoiceTrace()
+    picks = torch.stack([(trace.update(bar_scores) + gain).argmax(-1) for bar_scores in scores]).numpy()
     patterns = selector.patterns.numpy() > 0.5
-    bars = patterns[np.arange(N_CLASSES)[None], np.asarray(picks)].transpose(0, 2, 1)
+    bars = patterns[np.arange(N_CLASSES)[None], picks].transpose(0, 2, 1)
     return bars & song.played.any(axis=1)[:, None, None]
 
 

@@ -18,13 +18,15 @@ import copy
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import torch
 from torch import nn
 
-from livedrum.features import N_REGISTERS
+from livedrum.features import N_REGISTERS, position_features
 from livedrum.grid import STEPS_PER_BEAT
+from livedrum.groove import seed_groove
 from livedrum.vocab import EVAL_CLASSES, N_VOICES, VOICE_OF_NOTE
 
 S = STEPS_PER_BEAT
@@ -56,11 +58,16 @@ def tempo_vector(bpm: float) -> np.ndarray:
     return out
 
 
+@cache
 def standard_bar() -> np.ndarray:
-    """(3, BAR_STEPS) the rock beat: kick on 1 and 3, snare on 2 and 4, hi-hat eighths."""
-    out = np.zeros((N_CLASSES, BAR_STEPS), bool)
-    out[0, [0, 2 * S]] = out[1, [S, 3 * S]] = True
-    out[2, :: S // 2] = True
+    """(3, BAR_STEPS) the `rock` seed groove's 4/4 bar (groove.py: kick on 1 and 3, snare on 2 and 4,
+    hi-hat eighths) as kick, snare and hi-hat rows: what the engine plays where it has no choice, and
+    what the prior favours. Read-only: computed once."""
+    beats = np.arange(BAR_BEATS)
+    position = position_features(beats, np.full(BAR_BEATS, BAR_BEATS), np.zeros(BAR_BEATS, np.int64))
+    bar = np.concatenate([seed_groove("rock", position[b * S : (b + 1) * S]) for b in beats])
+    out = bar[:, list(PLAY_VOICES)].T > 0.5
+    out.setflags(write=False)
     return out
 
 
@@ -161,7 +168,7 @@ class GrooveSelector(nn.Module):
 
     def standard_gain(self) -> torch.Tensor:
         """(3, templates) `prior` on each piece's standard pattern (standard_bar), where the table has it."""
-        same = (self.patterns > 0.5) == torch.from_numpy(standard_bar()).to(self.patterns.device)[:, None]
+        same = (self.patterns > 0.5) == torch.tensor(standard_bar(), device=self.patterns.device)[:, None]
         prior = torch.tensor(self.prior, dtype=self.patterns.dtype, device=self.patterns.device)
         return same.all(-1).to(self.patterns.dtype) * prior[:, None]
 
