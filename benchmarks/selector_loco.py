@@ -8,10 +8,9 @@ there can be that collection's grooves. Here, for each corpus collection in turn
 on the training songs of all the others and scored on that collection's validation songs: hit F1 within
 +-1/8 beat over kick, snare and hi-hat, of the chosen patterns on the 4/4 bars (the pattern of each bar
 on the grid, where the band plays; the decoder's extras are not played), beside the fixed rock beat on
-the same bars. Selectors side by side, each fitted as the shipped one is (collections weighed alike, the
-standard groove's prior): on the memory before the bar count (as shipped until 2026-12-06), and on the
-whole memory (what ships). Prints a table per collection and the song-weighted and collection-mean
-figures with their ratio to the rock beat.
+the same bars. Three selectors side by side: as before 2026-12-06 (every song weighed alike, no prior),
+collections weighed alike, and that with the standard groove's prior (what ships). Prints a table per
+collection and the song-weighted and collection-mean figures with their ratio to the rock beat.
 Needs the dataset cache `livedrum train` builds; about 10 minutes on one core.
 """
 
@@ -20,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,6 @@ sys.path.insert(0, str(REPO))
 from livedrum.batches import train_song  # noqa: E402
 from livedrum.dataset import load_split  # noqa: E402
 from livedrum.selector import (  # noqa: E402
-    LEGACY_MEMORY_FEATURES,
     N_CLASSES,
     ChoiceTrace,
     GrooveSelector,
@@ -68,11 +67,11 @@ def hit_f1(est: np.ndarray, ref: np.ndarray) -> list[float]:
     return out
 
 
-def chosen_bars(selector: GrooveSelector, song: SongBars) -> np.ndarray:
+def chosen_bars(selector: GrooveSelector, song: SongBars, prior: bool) -> np.ndarray:
     """(n, BAR_STEPS, 3) the patterns the selector plays bar by bar, on its scores faded as the engine does."""
     with torch.no_grad():
         scores = selector(torch.from_numpy(song.features.astype(np.float32)))
-    gain = selector.standard_gain()
+    gain = selector.standard_gain() if prior else 0.0
     trace = ChoiceTrace()
     picks = torch.stack([(trace.update(bar_scores) + gain).argmax(-1) for bar_scores in scores]).numpy()
     patterns = selector.patterns.numpy() > 0.5
@@ -99,19 +98,21 @@ def main() -> None:
         splits[split] = bars_of(songs)
         print(f"{split}: {len(splits[split])} songs with 4/4 bars", flush=True)
     collections = sorted({s.collection for s in splits["validation"]})
-    drummers = ("rock beat", "selector without bar count", "selector (ships)")
+    drummers = ("rock beat", "selector, songs alike", "selector, collections alike", "+ standard prior (ships)")
     rows = {}
     for left_out in collections:
         train = [s for s in splits["train"] if s.collection != left_out]
         inside = [s for s in splits["validation"] if s.collection != left_out]
         scored = [s for s in splits["validation"] if s.collection == left_out and s.drums.sum() >= MIN_HITS]
-        legacy, _ = fit_selector(train, inside, SelectorConfig(inputs=LEGACY_MEMORY_FEATURES), args.epochs, log=False)
-        shipped, _ = fit_selector(train, inside, SelectorConfig(), args.epochs, log=False)
+        alike = [replace(s, collection="") for s in train]
+        plain, _ = fit_selector(alike, inside, SelectorConfig(), args.epochs, log=False)
+        balanced, _ = fit_selector(train, inside, SelectorConfig(), args.epochs, log=False)
         f1 = {name: [] for name in drummers}
         for song in scored:
             f1[drummers[0]].append(hit_f1(rock_bars(song), song.drums))
-            f1[drummers[1]].append(hit_f1(chosen_bars(legacy, song), song.drums))
-            f1[drummers[2]].append(hit_f1(chosen_bars(shipped, song), song.drums))
+            f1[drummers[1]].append(hit_f1(chosen_bars(plain, song, prior=False), song.drums))
+            f1[drummers[2]].append(hit_f1(chosen_bars(balanced, song, prior=False), song.drums))
+            f1[drummers[3]].append(hit_f1(chosen_bars(balanced, song, prior=True), song.drums))
         # as eval: a song's F1 is the mean over the pieces it scores; a piece's figure, over the songs that score it
         rows[left_out] = {"songs": len(scored), **{k: np.nanmean(v, axis=0).tolist() for k, v in f1.items()},
                           **{f"{k} mean": float(np.mean(np.nanmean(v, axis=1))) for k, v in f1.items()}}

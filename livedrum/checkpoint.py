@@ -14,7 +14,6 @@ from pathlib import Path
 import torch
 
 from livedrum.model import DrumNet, ModelConfig
-from livedrum.selector import LEGACY_MEMORY_FEATURES
 
 FORMAT = "livedrum-drumnet"
 VERSION = 1
@@ -69,8 +68,6 @@ def config_from(ckpt: dict) -> ModelConfig:
     unknown = set(raw) - known
     if unknown:
         raise ValueError(f"model file has unknown settings: {', '.join(sorted(unknown))}")
-    if "selector_inputs" not in raw:  # written before the selector heard the bar count
-        raw = {**raw, "selector_inputs": LEGACY_MEMORY_FEATURES}
     return ModelConfig(**raw)
 
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from livedrum.features import BAND_FEATURES, POSITION_FEATURES
 from livedrum.grid import STEPS_PER_BEAT
-from livedrum.selector import MEMORY_FEATURES, GrooveSelector, SelectorConfig
+from livedrum.selector import GrooveSelector, SelectorConfig
 from livedrum.vocab import N_VOICES
 
 State = tuple[torch.Tensor, torch.Tensor]  # LSTM (h, c), each (layers, B, H)
@@ -40,7 +40,6 @@ class ModelConfig:
     lag_seed: float = 0.0  # training only: show the seed groove as the last bar this often (learn to adapt it)
     selector_templates: int = 0  # patterns per kit piece of the groove selector (selector.py); 0: none
     selector_hidden: int = 256
-    selector_inputs: int = MEMORY_FEATURES  # the memory features it reads (selector.py); older files: fewer
     audio_selector: bool = False  # a second selector, fitted on bands heard as audio (livedrum.audio.selector_fit)
 
     @property
@@ -126,13 +125,12 @@ class DrumNet(nn.Module):
         self.cfg = cfg
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
-        selector_cfg = SelectorConfig(cfg.selector_templates, cfg.selector_hidden, cfg.selector_inputs)
         self.selector: GrooveSelector | None = None  # picks the groove the decoder continues, bar by bar
         if cfg.selector_templates > 0:
-            self.selector = GrooveSelector(selector_cfg)
+            self.selector = GrooveSelector(SelectorConfig(cfg.selector_templates, cfg.selector_hidden))
         self.audio_selector: GrooveSelector | None = None  # the same, for a band heard through a microphone
         if cfg.selector_templates > 0 and cfg.audio_selector:
-            self.audio_selector = GrooveSelector(selector_cfg)
+            self.audio_selector = GrooveSelector(SelectorConfig(cfg.selector_templates, cfg.selector_hidden))
 
     def zero_state(self, batch: int = 1, device: torch.device | str = "cpu") -> State:
         shape = (self.cfg.enc_layers, batch, self.cfg.enc_hidden)

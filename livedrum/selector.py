@@ -37,13 +37,7 @@ PLAY_VOICES = (VOICE_OF_NOTE[36], VOICE_OF_NOTE[38], VOICE_OF_NOTE[42])  # what 
 BAR_FEATURES = 2 * N_REGISTERS * BAR_STEPS  # onsets and sounding notes per register, per step of the bar
 TEMPO_EDGES = (70.0, 85.0, 100.0, 115.0, 130.0, 145.0, 160.0, 180.0, 200.0)  # BPM buckets (one-hot)
 DEFAULT_BPM = 120.0  # where a source knows no tempo
-# How long the band has played: bars since it came in, one-hot in these buckets. Drummers come in after
-# an intro and build up over the first bars. Leaving each collection out it lifted the selector from
-# 0.467 to 0.479 (benchmarks/selector_loco.py).
-BAR_COUNT_EDGES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
-# The memory before the bar count: what model files from before it read (ModelConfig.selector_inputs).
-LEGACY_MEMORY_FEATURES = 2 * BAR_FEATURES + N_REGISTERS * BAR_STEPS + 1 + len(TEMPO_EDGES) + 1
-MEMORY_FEATURES = LEGACY_MEMORY_FEATURES + len(BAR_COUNT_EDGES) + 1
+MEMORY_FEATURES = 2 * BAR_FEATURES + N_REGISTERS * BAR_STEPS + 1 + len(TEMPO_EDGES) + 1
 FADE = 0.7  # the fading average keeps this much of itself per bar
 HORIZON_BARS = 4  # a choice is scored on the bars it starts
 BUSIER = 0.5  # complexity 1: a pattern's score gains this much per hit a beat
@@ -82,16 +76,9 @@ def bar_vector(band: np.ndarray) -> np.ndarray:
     return np.concatenate([band[:, :N_REGISTERS].reshape(-1), band[:, N_REGISTERS : 2 * N_REGISTERS].reshape(-1)])
 
 
-def bar_count_vector(bars: int) -> np.ndarray:
-    """One-hot bucket of the bars the band has played so far (BAR_COUNT_EDGES)."""
-    out = np.zeros(len(BAR_COUNT_EDGES) + 1, np.float32)
-    out[int(np.searchsorted(BAR_COUNT_EDGES, bars, side="right"))] = 1.0
-    return out
-
-
 class BarMemory:
-    """What the selector knows of the band before a bar: the last 4/4 bar, a fading average, the mean,
-    the tempo and how many bars the band has played.
+    """What the selector knows of the band before a bar: the last 4/4 bar, a fading average, the mean
+    and the tempo.
 
     Streaming: `add` one finished 4/4 bar at a time; `features()` is what the next bar is chosen from.
     """
@@ -101,7 +88,6 @@ class BarMemory:
         self.fading = np.zeros(BAR_FEATURES, np.float32)
         self.total = np.zeros(N_REGISTERS * BAR_STEPS, np.float32)
         self.bars = 0
-        self.since_band = 0  # bars since the first one in which the band sounded (0 before it)
         self.bpm = DEFAULT_BPM
 
     def add(self, bar: np.ndarray) -> None:
@@ -109,8 +95,6 @@ class BarMemory:
         self.fading = FADE * self.fading + (1.0 - FADE) * self.last
         self.total += self.last[: N_REGISTERS * BAR_STEPS]
         self.bars += 1
-        if self.since_band or self.last.any():  # counted from the band's entry: a file's silent
-            self.since_band += 1  # lead-in and a daemon waiting for the band count alike
 
     def set_tempo(self, bpm: float | None) -> None:
         """The tempo the band plays at now; None (a source that knows none) keeps the last one."""
@@ -120,8 +104,7 @@ class BarMemory:
     def features(self) -> np.ndarray:
         first = np.float32(self.bars == 0)
         mean = self.total / max(1, self.bars)
-        return np.concatenate([self.last, self.fading, mean, [first], tempo_vector(self.bpm),
-                               bar_count_vector(self.since_band)]).astype(np.float32)
+        return np.concatenate([self.last, self.fading, mean, [first], tempo_vector(self.bpm)]).astype(np.float32)
 
 
 class ChoiceTrace:
@@ -149,7 +132,6 @@ class ChoiceTrace:
 class SelectorConfig:
     templates: int = 32  # patterns per kit piece
     hidden: int = 256
-    inputs: int = MEMORY_FEATURES  # how much of BarMemory.features() it reads (older models: less)
 
 
 class GrooveSelector(nn.Module):
@@ -160,12 +142,12 @@ class GrooveSelector(nn.Module):
         self.cfg = cfg
         self.prior = STANDARD_PRIOR  # per piece: the standard pattern's gain in every choice (0: none)
         self.register_buffer("patterns", torch.zeros(N_CLASSES, cfg.templates, BAR_STEPS))
-        self.net = nn.Sequential(nn.Linear(cfg.inputs, cfg.hidden), nn.ReLU(), nn.Dropout(0.2),
+        self.net = nn.Sequential(nn.Linear(MEMORY_FEATURES, cfg.hidden), nn.ReLU(), nn.Dropout(0.2),
                                  nn.Linear(cfg.hidden, N_CLASSES * cfg.templates))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """(B, MEMORY_FEATURES) -> (B, 3, templates) scores."""
-        return self.net(features[..., : self.cfg.inputs]).view(-1, N_CLASSES, self.cfg.templates)
+        return self.net(features).view(-1, N_CLASSES, self.cfg.templates)
 
     @torch.no_grad()
     def choose(self, memory: BarMemory, complexity: float = 0.0, trace: ChoiceTrace | None = None) -> np.ndarray:

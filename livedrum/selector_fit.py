@@ -44,7 +44,7 @@ def with_selector(
     selector, figures = fit_selector(bars_of(train), bars_of(validation), cfg, epochs, seed)
     # an audio selector grew from the selector replaced here: it goes too (livedrum.audio.selector_fit refits it)
     model_cfg: ModelConfig = replace(net.cfg, selector_templates=templates, selector_hidden=hidden,
-                                     selector_inputs=cfg.inputs, audio_selector=False)
+                                     audio_selector=False)
     out = DrumNet(model_cfg)
     state = {k: v for k, v in net.state_dict().items() if not k.startswith(("selector.", "audio_selector."))}
     state.update({f"selector.{k}": v for k, v in selector.state_dict().items()})

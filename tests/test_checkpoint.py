@@ -10,7 +10,6 @@ import torch
 
 from livedrum.checkpoint import FORMAT, VERSION, config_from, load_model, read_checkpoint, save_checkpoint
 from livedrum.model import DrumNet, ModelConfig
-from livedrum.selector import LEGACY_MEMORY_FEATURES, MEMORY_FEATURES
 
 SMALL = ModelConfig(enc_hidden=8, dec_hidden=8)
 
@@ -174,17 +173,6 @@ def test_a_model_trained_on_other_features_is_refused(tmp_path):
     save_checkpoint(tmp_path / "m.pt", small_checkpoint(cfg))
     with pytest.raises(ValueError, match="was trained on other features; retrain it"):
         load_model(tmp_path / "m.pt")
-
-
-def test_a_model_file_from_before_the_bar_count_loads_with_its_selector(tmp_path):
-    cfg = ModelConfig(enc_hidden=8, dec_hidden=8, selector_templates=4, selector_hidden=8,
-                      selector_inputs=LEGACY_MEMORY_FEATURES)
-    ckpt = small_checkpoint(cfg)
-    del ckpt["model_config"]["selector_inputs"]  # as such files were written
-    save_checkpoint(tmp_path / "old.pt", ckpt)
-    net, _ = load_model(tmp_path / "old.pt")
-    assert net.cfg == cfg and net.selector.net[0].in_features == LEGACY_MEMORY_FEATURES
-    assert ModelConfig().selector_inputs == MEMORY_FEATURES > LEGACY_MEMORY_FEATURES  # new models hear it
 
 
 def test_unknown_settings_are_named(tmp_path):

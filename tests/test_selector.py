@@ -17,19 +17,14 @@ from livedrum.midifile import load_song
 from livedrum.perform import perform, song_grid
 from livedrum.sampler import Sampling
 from livedrum.selector import (
-    BAR_COUNT_EDGES,
     BAR_FEATURES,
     BAR_STEPS,
-    LEGACY_MEMORY_FEATURES,
-    MEMORY_FEATURES,
     PLAY_VOICES,
-    TEMPO_EDGES,
     BarMemory,
     ChoiceTrace,
     GrooveSelector,
     SelectorConfig,
     SongBars,
-    bar_count_vector,
     bar_vector,
     common_patterns,
     fine_tune_selector,
@@ -45,8 +40,6 @@ from tests.conftest import write_band_song
 
 S = 12
 FIRST = 2 * BAR_FEATURES + N_REGISTERS * BAR_STEPS  # index of the "first bar" flag; the tempo follows
-TEMPO = slice(FIRST + 1, FIRST + 2 + len(TEMPO_EDGES))  # then the bar count
-COUNT = slice(TEMPO.stop, MEMORY_FEATURES)
 KICK, SNARE, HAT = (VOICE_OF_NOTE[n] for n in (36, 38, 42))
 
 
@@ -110,57 +103,18 @@ def test_bar_memory_fades_and_averages():
 
 def test_the_memory_hears_the_tempo_and_keeps_it_when_a_source_knows_none():
     memory = BarMemory()
-    slow = memory.features()[TEMPO]
+    slow = memory.features()[FIRST + 1 :]
     memory.set_tempo(180.0)
-    fast = memory.features()[TEMPO]
+    fast = memory.features()[FIRST + 1 :]
     memory.set_tempo(None)
     assert slow.sum() == fast.sum() == 1.0 and not np.array_equal(slow, fast)
-    assert np.array_equal(memory.features()[TEMPO], fast)
+    assert np.array_equal(memory.features()[FIRST + 1 :], fast)
     band, hits = _arrays((0, 2), 4, 0)
     beats = len(band) // S
     at_90 = song_bars(band, hits, np.arange(beats) % 4, np.full(beats, 4), bpm=90.0)
     at_170 = song_bars(band, hits, np.arange(beats) % 4, np.full(beats, 4), bpm=170.0)
-    assert not np.array_equal(at_90.features[:, TEMPO], at_170.features[:, TEMPO])
+    assert not np.array_equal(at_90.features[:, FIRST + 1 :], at_170.features[:, FIRST + 1 :])
     np.testing.assert_array_equal(at_90.features[:, : FIRST + 1], at_170.features[:, : FIRST + 1])
-    np.testing.assert_array_equal(at_90.features[:, COUNT], at_170.features[:, COUNT])
-
-
-@pytest.mark.parametrize(("bars", "bucket"), [(0, 0), (1, 1), (3, 3), (4, 4), (5, 4), (6, 5), (31, 9), (32, 10),
-                                              (500, 10)])
-def test_the_bar_count_goes_in_its_bucket(bars, bucket):  # noqa: ANN001
-    vector = bar_count_vector(bars)
-    assert len(vector) == len(BAR_COUNT_EDGES) + 1 and vector.sum() == 1.0 and vector[bucket] == 1.0
-
-
-def test_the_bar_count_starts_when_the_band_comes_in_and_goes_on_through_its_rests():
-    memory = BarMemory()
-    silent, playing = np.zeros((BAR_STEPS, BAND_FEATURES), np.float32), np.zeros((BAR_STEPS, BAND_FEATURES), np.float32)
-    playing[0, 0] = 1.0
-    for _ in range(3):  # a lead-in: the band has not come in
-        memory.add(bar_vector(silent))
-    assert memory.features()[COUNT][0] == 1.0 and memory.bars == 3
-    memory.add(bar_vector(playing))
-    assert memory.features()[COUNT][1] == 1.0  # one bar of the band heard
-    memory.add(bar_vector(silent))  # a break: still a bar of the song
-    assert memory.features()[COUNT][2] == 1.0
-    band, hits = _arrays((0, 2), 6, 0)
-    late = np.concatenate([np.zeros((2 * BAR_STEPS, BAND_FEATURES), np.float32), band])  # two bars of lead-in
-    late_hits = np.concatenate([np.zeros((2 * BAR_STEPS, N_VOICES), bool), hits])
-    early, later = _bars(band, hits), _bars(late, late_hits)
-    np.testing.assert_array_equal(early.features[:, COUNT], later.features[2:, COUNT])  # counted from the entry
-
-
-def test_a_selector_of_an_older_model_reads_the_memory_without_the_bar_count():
-    torch.manual_seed(0)
-    old = GrooveSelector(SelectorConfig(templates=2, inputs=LEGACY_MEMORY_FEATURES))
-    new = GrooveSelector(SelectorConfig(templates=2))
-    assert old.net[0].in_features == LEGACY_MEMORY_FEATURES and new.net[0].in_features == MEMORY_FEATURES
-    x = torch.zeros(2, MEMORY_FEATURES)
-    x[1, COUNT.start + 5] = 1.0  # two memories that differ only in the bar count
-    old.eval(), new.eval()
-    scores = old(x)
-    assert torch.equal(scores[0], scores[1])
-    assert not torch.equal(new(x)[0], new(x)[1])
 
 
 def test_common_patterns_are_what_most_songs_play_most():
@@ -284,7 +238,7 @@ def test_fine_tuning_learns_the_new_bars_and_never_ends_worse_than_it_began():
     """Fine-tuning keeps the start's patterns and learns what other bars (an audio band) ask for; the
     epoch kept is the best on held-out bars, the start among them."""
     straight = [_song((0, 2), seed=i) for i in range(20)]
-    base, _ = fit_selector(straight + [_song((0, 1, 2, 3), seed=200 + i) for i in range(2)],
+    base, _ = fit_selector(straight + [_song((0, 1, 2, 3), seed=200 + i) for i in range(4)],
                            [_song((0, 2), seed=50)], epochs=20, log=False, batch=32)
     four = [_song((0, 1, 2, 3), seed=100 + i) for i in range(20)]
     held = [_song((0, 1, 2, 3), seed=150 + i) for i in range(3)]
