@@ -10,9 +10,9 @@ on the training songs of all the others and scored on that collection's validati
 on the grid, where the band plays; the decoder's extras are not played), beside the fixed rock beat on
 the same bars. Three selectors side by side: as before 2026-12-06 (every song weighed alike, no prior),
 collections weighed alike, and that with the standard groove's prior (what ships). Prints a table per
-collection and the song-weighted and collection-mean figures with their ratio to the rock beat. One
-fit's figures move by up to 0.01 to 0.02 with its seed (more than most changes measured here), so each
-selector is fitted with several seeds and the table gives their mean and range.
+collection (per seed, then their mean) and the song-weighted and collection-mean figures with their
+ratio to the rock beat. One fit's figures move by up to 0.02 with its seed (more than most changes
+measured here), so each selector is fitted with several seeds and the table gives their mean and range.
 Needs the dataset cache `livedrum train` builds; about 5 minutes per seed on one core.
 """
 
@@ -143,6 +143,10 @@ def main() -> None:
         print(f"{split}: {len(splits[split])} songs with 4/4 bars", flush=True)
     runs = [loco_rows(splits, args.epochs, seed) for seed in range(args.seeds)]
     summaries = [summarise(rows) for rows in runs]
+    print(f"\nper collection left out, mean of {args.seeds} seeds")
+    for left_out, first in runs[0].items():
+        print(f"{left_out:32s} {first['songs']:4d} songs  " + "  ".join(
+            f"{k}: {np.mean([rows[left_out][k + ' mean'] for rows in runs]):.3f}" for k in DRUMMERS))
     print(f"\nmean of {args.seeds} seeds (x rock: the mean, and min..max over the seeds)")
     print(f"{'drummer':30s} {'kick':>6s} {'snare':>6s} {'hi-hat':>6s} {'F1':>6s} {'x rock':>19s}   "
           f"collection mean: {'F1':>6s} {'x rock':>19s}")
