@@ -14,10 +14,11 @@ from pathlib import Path
 import mido
 import numpy as np
 
+from livedrum.audio.beatnet import BeatNet, analysis_features, beat_activation, frame_time, shipped_beatnet
 from livedrum.audio.features import BeatTimes, audio_band_features
 from livedrum.audio.onsets import Analyzer
 from livedrum.audio.source import analyse_file
-from livedrum.audio.tempo import track_beats
+from livedrum.audio.tempo import track_activation, track_beats
 from livedrum.batches import bar_lengths_of
 from livedrum.features import positions_for
 from livedrum.grid import STEPS_PER_BEAT, TimeSignature
@@ -76,17 +77,26 @@ def beat_grid(beats: np.ndarray, duration: float, beats_per_bar: int = 4) -> tup
     return times, pickup
 
 
-def find_beats(analyzer: Analyzer) -> np.ndarray:
-    """The beats (seconds) of an analysed recording, at its onsets: the flux envelope peaks
-    `flux_lag_s` after them."""
+def find_beats(analyzer: Analyzer, net: BeatNet | None = None) -> np.ndarray:
+    """The beats (seconds) of an analysed recording: on the beat network's activation when there is one
+    and it hears beats, else on the onset envelope (which peaks `flux_lag_s` after the onsets)."""
+    if net is not None:
+        beat, _ = beat_activation(net, analysis_features(analyzer))
+        start, frame_s = frame_time(analyzer.t0, analyzer.hop_s)
+        beats = track_activation(beat, frame_s, start)
+        if len(beats):
+            return beats
     return track_beats(np.asarray(analyzer.flux), analyzer.hop_s, analyzer.t0 - analyzer.flux_lag_s)
 
 
 def audio_grid(path: str | Path, hop: int = 256, method: str = "specflux", channel: int | None = None,
-               beats_per_bar: int = 4) -> AudioGrid:
-    """Analyse a recording and put its band on the beat grid; ValueError when no beat can be found."""
+               beats_per_bar: int = 4, net: BeatNet | None | str = "shipped") -> AudioGrid:
+    """Analyse a recording and put its band on the beat grid; ValueError when no beat can be found.
+
+    net: the beat network that finds the beats ("shipped": `models/livedrum-beats.pt` where it is;
+    None: the onset-envelope tracker)."""
     analyzer = analyse_file(path, hop, method, channel)
-    beats = find_beats(analyzer)
+    beats = find_beats(analyzer, shipped_beatnet() if net == "shipped" else net)
     if len(beats) < MIN_BEATS:
         raise ValueError(f"{Path(path).name}: no steady beat found (too short or too quiet?)")
     duration = analyzer.times[-1]

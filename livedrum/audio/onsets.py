@@ -107,10 +107,12 @@ class Analyzer:
         self._peak_reg = np.full(N_REGISTERS, 1e-6, dtype=np.float32)  # each register against its own loudest
         self._peak_level = 1e-6
         self.hops = 0
-        # per hop: time (end of the hop), total flux (the beat tracker's envelope), register levels 0..1
+        # per hop: time (end of the hop), total flux (the beat tracker's envelope), register levels 0..1,
+        # and the flux per register and pitch class (what the beat network hears)
         self.times: list[float] = []
         self.flux: list[float] = []
         self.levels: list[np.ndarray] = []
+        self.band_flux: list[np.ndarray] = []
         self.onsets: list[Onset] = []
 
     @property
@@ -156,6 +158,7 @@ class Analyzer:
         self.times.append(t)
         self.flux.append(total)
         self.levels.append(levels)
+        self.band_flux.append(self._recent_flux[-1, :-1].copy())
         if self.onset is None:
             quiet = 10 * np.log10(float(np.mean(frame * frame)) + 1e-20) < SILENCE_DB
             when = self._flux_onset(total, t, quiet)
@@ -203,5 +206,5 @@ class Analyzer:
         """Drop hops and onsets older than `before` (seconds): a long set must not grow memory."""
         k = int(np.searchsorted(np.asarray(self.times), before))
         if k:
-            del self.times[:k], self.flux[:k], self.levels[:k]
+            del self.times[:k], self.flux[:k], self.levels[:k], self.band_flux[:k]
         self.onsets = [o for o in self.onsets if o.time >= before]
