@@ -29,6 +29,7 @@ from livedrum.song import Song
 
 LABEL_MARGIN_S = 0.5  # the loss covers the band's span and this much either side
 CROP = 4096  # frames per training crop (47 s)
+STRETCH = (0.8, 1.25)  # training crops play this much slower or faster (see `stretched`)
 
 
 @dataclass
@@ -98,16 +99,43 @@ def collect(n: int, cache: Path, data: str | None = None, workers: int = 1, spli
     return out
 
 
-def crops(songs: list[SongFrames], batch: int, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
-    """A batch of random CROP-frame crops (zero-padded, masked), songs drawn alike."""
+def stretched(song: SongFrames, factor: float) -> SongFrames:
+    """The song played `factor` times as fast, on the features: frames resampled, the beats moved
+    with them (and widened again). Rendered songs sit at few tempos; this teaches the others."""
+    n = max(2, int(round(len(song.x) / factor)))
+    src = np.minimum(np.arange(n) * factor, len(song.x) - 1)
+    lo = np.floor(src).astype(np.int64)
+    hi = np.minimum(lo + 1, len(song.x) - 1)
+    w = (src - lo)[:, None].astype(np.float32)
+    x = (1 - w) * song.x[lo] + w * song.x[hi]
+    y = np.zeros((n, 2), np.float32)
+    for column in (0, 1):
+        k = np.rint(np.flatnonzero(song.y[:, column] == 1.0) / factor).astype(np.int64)
+        for shift, weight in ((0, 1.0), (-1, 0.5), (1, 0.5)):
+            at = k + shift
+            at = at[(at >= 0) & (at < n)]
+            y[at, column] = np.maximum(y[at, column], weight)
+    mask = song.mask[np.rint(src).astype(np.int64)]
+    return SongFrames(song.label, x.astype(np.float32), y, mask)
+
+
+def crops(songs: list[SongFrames], batch: int, rng: np.random.Generator,
+          stretch: tuple[float, float] = STRETCH) -> tuple[torch.Tensor, ...]:
+    """A batch of random CROP-frame crops (zero-padded, masked), songs drawn alike, each played at a
+    random speed within `stretch` (log-uniform)."""
     xs, ys, ms = [], [], []
     for i in rng.integers(len(songs), size=batch):
+        factor = float(np.exp(rng.uniform(np.log(stretch[0]), np.log(stretch[1]))))
         s = songs[i]
-        lo = int(rng.integers(len(s.x) - CROP)) if len(s.x) > CROP else 0
-        pad = CROP - len(s.x[lo:lo + CROP])
-        xs.append(np.pad(s.x[lo:lo + CROP], ((0, pad), (0, 0))))
-        ys.append(np.pad(s.y[lo:lo + CROP], ((0, pad), (0, 0))))
-        ms.append(np.pad(s.mask[lo:lo + CROP], (0, pad)))
+        span = int(np.ceil(CROP * factor)) + 2  # the source frames one stretched crop needs
+        lo = int(rng.integers(len(s.x) - span)) if len(s.x) > span else 0
+        part = SongFrames(s.label, s.x[lo:lo + span], s.y[lo:lo + span], s.mask[lo:lo + span])
+        if factor != 1.0:
+            part = stretched(part, factor)
+        pad = max(0, CROP - len(part.x))
+        xs.append(np.pad(part.x[:CROP], ((0, pad), (0, 0))))
+        ys.append(np.pad(part.y[:CROP], ((0, pad), (0, 0))))
+        ms.append(np.pad(part.mask[:CROP], (0, pad)))
     return tuple(torch.from_numpy(np.stack(a)) for a in (xs, ys, ms))
 
 
@@ -123,12 +151,12 @@ def held_out_loss(model: BeatNet, songs: list[SongFrames]) -> float:
     total = sum(float(masked_loss(model, *(torch.from_numpy(a)[None] for a in (s.x, s.y, s.mask)))) * s.mask.sum()
                 for s in songs)
     model.train()
-    return total / max(1.0, sum(float(s.mask.sum()) for s in songs))
+    return float(total) / max(1.0, sum(float(s.mask.sum()) for s in songs))
 
 
 def train_beatnet(songs: list[SongFrames], epochs: int = 60, steps: int = 40, batch: int = 8, lr: float = 2e-3,
                   held_out: float = 0.1, seed: int = 0, config: BeatNetConfig | None = None,
-                  ) -> tuple[BeatNet, dict]:
+                  stretch: tuple[float, float] = STRETCH) -> tuple[BeatNet, dict]:
     """A beat network trained on crops of `songs`, the epoch with the lowest loss on held-out songs."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -143,7 +171,7 @@ def train_beatnet(songs: list[SongFrames], epochs: int = 60, steps: int = 40, ba
         t = time.time()
         running = 0.0
         for _ in range(steps):
-            loss = masked_loss(model, *crops(train, batch, rng))
+            loss = masked_loss(model, *crops(train, batch, rng, stretch))
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

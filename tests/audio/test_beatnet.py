@@ -22,7 +22,7 @@ from livedrum.audio.beatnet import (
 )
 from livedrum.audio.beatnet_train import labels, song_frames, train_beatnet
 from livedrum.audio.source import analyse_file
-from livedrum.audio.tempo import beat_f_measure, track_activation
+from livedrum.audio.tempo import beat_f_measure
 from livedrum.midifile import load_song
 from tests.audio.conftest import RenderedSong
 from tests.conftest import write_band_song
@@ -80,17 +80,6 @@ def test_the_shipped_network_finds_the_beats_of_a_rendered_band(band_audio: Rend
     assert beat_f_measure(truth, beats[beats <= truth[-1] + 0.1]) > 0.9
     grid = audio_grid(band_audio.audio)  # accompany's default: the shipped network
     assert beat_f_measure(truth, grid.beat_times[(grid.beat_times > 0) & (grid.beat_times <= truth[-1] + 0.1)]) > 0.9
-
-
-def test_tracking_an_activation_keeps_the_beat_not_its_eighths() -> None:
-    """Peaks every half second, weaker ones halfway between: 120 BPM, on the strong peaks."""
-    frame_s, n = 0.01, 3000
-    act = np.full(n, 0.01)
-    act[25::50] = 0.3  # the eighths between the beats
-    act[::50] = 0.9
-    beats = track_activation(act, frame_s, t0=0.2)
-    truth = 0.2 + np.arange(0, n, 50) * frame_s
-    assert beat_f_measure(truth, beats) > 0.95
 
 
 def test_labels_mark_the_true_beats_and_bar_lines_within_the_band(tmp_path: Path) -> None:

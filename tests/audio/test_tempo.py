@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from livedrum.audio.source import analyse_file
-from livedrum.audio.tempo import BeatFollower, beat_f_measure, octave_candidates, track_beats
+from livedrum.audio.tempo import BeatFollower, beat_f_measure, octave_candidates, track_activation, track_beats
 from tests.audio.conftest import RenderedSong
 
 HOP_S = 256 / 48000
@@ -93,3 +93,32 @@ def test_tap_and_bpm_override() -> None:
     for k, v in enumerate(clicks(np.arange(0.1, 12, 60 / 120), 12)):
         follower.feed((k + 1) * HOP_S, v)
     assert abs(60 / follower.state.period_s - 90) < 1e-6
+
+
+def test_tracking_an_activation_keeps_the_beat_not_its_eighths() -> None:
+    """Peaks every half second, weaker ones halfway between: 120 BPM, on the strong peaks."""
+    frame_s, n = 0.01, 3000
+    act = np.full(n, 0.01)
+    act[25::50] = 0.3  # the eighths between the beats
+    act[::50] = 0.9
+    beats = track_activation(act, frame_s, t0=0.2)
+    truth = 0.2 + np.arange(0, n, 50) * frame_s
+    assert beat_f_measure(truth, beats) > 0.95
+
+
+def test_an_activation_that_hears_no_beat_gives_none() -> None:
+    assert len(track_activation(np.full(2000, 0.05), 0.01)) == 0
+    assert len(track_activation(np.zeros(0), 0.01)) == 0
+
+
+def test_an_activation_locked_at_half_its_tempo_is_doubled() -> None:
+    """180 BPM, every beat marked alike: the prior around 120 BPM may hear 90; the beats between say 180."""
+    frame_s, n = 0.01, 6000
+    act = np.full(n, 0.01)
+    period = 60.0 / 180.0 / frame_s
+    frames = np.rint(np.arange(2, n - 3, period)).astype(int)
+    for shift, value in ((0, 0.6), (-1, 0.4), (1, 0.4), (-2, 0.2), (2, 0.2)):  # a network's peaks are round
+        act[frames + shift] = value
+    assert len(track_activation(act, frame_s, halve_share=10.0)) < 0.6 * len(frames)  # the prior's 90 BPM
+    beats = track_activation(act, frame_s)
+    assert beat_f_measure(frames * frame_s, beats) > 0.95
