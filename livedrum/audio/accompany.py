@@ -79,8 +79,8 @@ def beat_grid(beats: np.ndarray, duration: float, beats_per_bar: int = 4) -> tup
 
 def find_beats(analyzer: Analyzer, net: BeatNet | None = None) -> np.ndarray:
     """The beats (seconds) of an analysed recording: on the beat network's activation when there is one
-    and it hears beats, else on the onset envelope (which peaks `flux_lag_s` after the onsets)."""
-    if net is not None:
+    and the band played, else on the onset envelope (which peaks `flux_lag_s` after the onsets)."""
+    if net is not None and len(analyzer.onsets) >= MIN_BEATS:  # silence: the network's output means nothing
         beat, _ = beat_activation(net, analysis_features(analyzer))
         start, frame_s = frame_time(analyzer.t0, analyzer.hop_s)
         beats = track_activation(beat, frame_s, start)
