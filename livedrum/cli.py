@@ -115,12 +115,15 @@ def elapsed(t0: float) -> str:
     return f"{time.perf_counter() - t0:.1f} s"
 
 
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"  # beside the package (editable install or checkout)
+
+
 def default_model_path() -> Path:
     """The shipped model: `models/` beside the package (editable install or checkout)."""
     env = os.environ.get("LIVEDRUM_MODEL")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "models" / "livedrum-default.pt"
+    return MODELS_DIR / "livedrum-default.pt"
 
 
 if __name__ == "__main__":

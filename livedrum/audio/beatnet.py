@@ -7,7 +7,7 @@ rendered validation songs it locked half, twice or 1.5 times the beat, or sat ha
 that plays eighths has as much onset energy between its beats as on them. What tells the beat apart is
 where the bass, the chords and the accents fall, which a network trained on rendered songs with their
 true beats can learn. The whole-file tracker then runs its dynamic programming on this activation
-instead of the raw envelope (`tempo.track_beats`, `activation=`).
+instead of the raw envelope (`tempo.track_activation`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from livedrum.cli import MODELS_DIR
 from livedrum.features import N_REGISTERS
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ def shipped_beatnet() -> BeatNet | None:
     """The shipped beat network (`models/livedrum-beats.pt` beside the package, or $LIVEDRUM_BEATNET);
     None, said in one line, when it is missing or broken: the onset-envelope tracker finds the beats."""
     env = os.environ.get("LIVEDRUM_BEATNET")
-    path = Path(env) if env else Path(__file__).resolve().parent.parent.parent / "models" / SHIPPED
+    path = Path(env) if env else MODELS_DIR / SHIPPED
     try:
         return load_beatnet(path)
     except ValueError as exc:

@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from livedrum.audio.beatnet import BeatNet, BeatNetConfig, analysis_features, frame_time, save_beatnet
-from livedrum.audio.rendered import pick_songs, render_band
+from livedrum.audio.rendered import band_beats, pick_songs, render_band
 from livedrum.audio.source import analyse_file
 from livedrum.grid import bar_positions
 from livedrum.song import Song
@@ -42,20 +42,24 @@ class SongFrames:
     mask: np.ndarray  # (frames,)
 
 
+def mark(y: np.ndarray, column: int, frames: np.ndarray) -> None:
+    """Targets of beats at `frames` in one column of `y`: 1 there, 0.5 beside (timing noise); frames
+    outside `y` are left out."""
+    for shift, weight in ((0, 1.0), (-1, 0.5), (1, 0.5)):
+        at = frames + shift
+        at = at[(at >= 0) & (at < len(y))]
+        y[at, column] = np.maximum(y[at, column], weight)
+
+
 def labels(song: Song, n_frames: int, start: float, frame_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Targets and mask for a song's frames: its true beats from the first to the last band note."""
-    band = song.band
-    first, last = int(np.floor(band.start.min())), int(np.ceil(band.end.max()))
-    beats = np.asarray(song.seconds_at(np.arange(first, last + 1, dtype=np.float64)))
-    _, beat_in_bar, _ = bar_positions(last + 1, song.time_signatures)
-    down = np.asarray(beat_in_bar)[first:last + 1] == 0
-    j = np.rint((beats - start) / frame_s).astype(np.int64)
+    whole = band_beats(song)
+    _, beat_in_bar, _ = bar_positions(int(whole[-1]) + 1, song.time_signatures)
+    down = np.asarray(beat_in_bar)[whole] == 0
+    j = np.rint((np.asarray(song.seconds_at(whole.astype(np.float64))) - start) / frame_s).astype(np.int64)
     y = np.zeros((n_frames, 2), np.float32)
-    for shift, weight in ((0, 1.0), (-1, 0.5), (1, 0.5)):  # a beat's neighbours half-count (timing noise)
-        k = j + shift
-        ok = (k >= 0) & (k < n_frames)
-        y[k[ok], 0] = np.maximum(y[k[ok], 0], weight)
-        y[k[ok & down], 1] = np.maximum(y[k[ok & down], 1], weight)
+    mark(y, 0, j)
+    mark(y, 1, j[down])
     mask = np.zeros(n_frames, np.float32)
     margin = int(LABEL_MARGIN_S / frame_s)
     mask[max(0, j[0] - margin): max(0, min(n_frames, j[-1] + margin))] = 1.0
@@ -110,11 +114,7 @@ def stretched(song: SongFrames, factor: float) -> SongFrames:
     x = (1 - w) * song.x[lo] + w * song.x[hi]
     y = np.zeros((n, 2), np.float32)
     for column in (0, 1):
-        k = np.rint(np.flatnonzero(song.y[:, column] == 1.0) / factor).astype(np.int64)
-        for shift, weight in ((0, 1.0), (-1, 0.5), (1, 0.5)):
-            at = k + shift
-            at = at[(at >= 0) & (at < n)]
-            y[at, column] = np.maximum(y[at, column], weight)
+        mark(y, column, np.rint(np.flatnonzero(song.y[:, column] == 1.0) / factor).astype(np.int64))
     mask = song.mask[np.rint(src).astype(np.int64)]
     return SongFrames(song.label, x.astype(np.float32), y, mask)
 

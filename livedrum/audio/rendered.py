@@ -32,9 +32,12 @@ class AudioSong:
 
     def beat_times(self) -> np.ndarray:
         """True beats (seconds) from the first to the last band note."""
-        band = self.song.band
-        first, last = int(np.floor(band.start.min())), int(np.ceil(band.end.max()))
-        return self.song.seconds_at(np.arange(first, last + 1))
+        return self.song.seconds_at(band_beats(self.song))
+
+
+def band_beats(song: Song) -> np.ndarray:
+    """The song's whole beats from the one before the band's first note to the one after its last."""
+    return np.arange(int(np.floor(song.band.start.min())), int(np.ceil(song.band.end.max())) + 1)
 
 
 def without_drums(data: bytes) -> bytes:

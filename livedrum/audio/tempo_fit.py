@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from livedrum.audio.rendered import pick_songs, render_band
+from livedrum.audio.rendered import band_beats, pick_songs, render_band
 from livedrum.audio.source import analyse_file
 from livedrum.audio.tempo import (
     OCTAVE_FEATURES,
@@ -111,8 +111,7 @@ def collect(n: int, split: str, cache: Path, data: str | None = None) -> list[So
         except (ValueError, OSError, EOFError) as exc:
             tqdm.write(f"skipped {label}: {exc}", file=sys.stderr)
             continue
-        first, last = int(np.floor(song.band.start.min())), int(np.ceil(song.band.end.max()))
-        reference = song.seconds_at(np.arange(first, last + 1))
+        reference = song.seconds_at(band_beats(song))
         out.append(song_candidates(label, np.asarray(analyzer.flux), analyzer.hop_s,
                                    analyzer.t0 - analyzer.flux_lag_s, reference))
     return out
